@@ -1,0 +1,53 @@
+//! The Docker Engine API over axum.
+//!
+//! This crate knows HTTP and Docker's types and nothing else: no containerd,
+//! no raft, no scheduler. Each resource has a router module with its own
+//! narrow backend trait (`routers::containers::ContainersBackend`, ...);
+//! `shoal-node` implements those traits and hands them to [`router`].
+//!
+//! ```text
+//! client ─> server (unix/tcp) ─> middleware (span, version prefix, panics)
+//!                                 └─> routers::<resource> ─> dyn <Resource>Backend
+//! errors: backend ApiError ─> error::ApiError::into_response ─> {"message": ...}
+//! ```
+
+pub mod error;
+pub mod extract;
+pub mod routers;
+pub mod server;
+pub mod stream;
+pub mod version;
+
+/// Docker API models generated from moby's swagger (bollard-stubs).
+pub use bollard_stubs::models;
+
+use std::sync::Arc;
+
+use routers::containers::ContainersBackend;
+use routers::exec::ExecBackend;
+use routers::images::ImagesBackend;
+use routers::system::SystemBackend;
+
+/// Every backend the API serves, as trait objects.
+#[derive(Clone)]
+pub struct Backends {
+    /// `/containers/...`
+    pub containers: Arc<dyn ContainersBackend>,
+    /// `/exec/...` and `/containers/{id}/exec`
+    pub exec: Arc<dyn ExecBackend>,
+    /// `/images/...`
+    pub images: Arc<dyn ImagesBackend>,
+    /// `/_ping`, `/version`, `/info`, `/events`, `/system/df`
+    pub system: Arc<dyn SystemBackend>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends").finish_non_exhaustive()
+    }
+}
+
+/// The full Engine API router, answering both `/vX.Y/...` and unversioned paths.
+pub fn router(backends: Backends) -> axum::Router {
+    routers::build(backends)
+}

@@ -1,0 +1,1 @@
+//! HTTP hijack for attach/exec.

@@ -1,0 +1,1 @@
+//! Daemon flags and daemon.json.

@@ -1,0 +1,1 @@
+//! Start order and reverse shutdown order of the daemon's parts.

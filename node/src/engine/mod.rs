@@ -1,0 +1,1 @@
+//! The local Docker engine: containers over containerd.

@@ -1,0 +1,1 @@
+//! containerd containers service calls.

@@ -1,0 +1,1 @@
+//! containerd content service calls.

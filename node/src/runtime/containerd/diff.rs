@@ -1,0 +1,1 @@
+//! containerd diff service calls.

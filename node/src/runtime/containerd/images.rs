@@ -1,0 +1,1 @@
+//! containerd images service calls.

@@ -1,0 +1,1 @@
+//! containerd leases service calls.

@@ -1,0 +1,1 @@
+//! containerd snapshots service calls.

@@ -1,0 +1,1 @@
+//! containerd tasks service calls.

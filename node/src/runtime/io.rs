@@ -1,0 +1,1 @@
+//! FIFOs between containerd shims and the engine.

@@ -1,0 +1,1 @@
+//! The embedded containerd: config, start, health, restart with back-off.
