@@ -1,0 +1,157 @@
+//! `docker start`: FIFOs, output pumps, task create + start, exit monitor.
+
+use std::sync::{Arc, Mutex};
+
+use crate::runtime::io::{FifoWriter, create_fifos};
+use crate::runtime::{IoPaths, RuntimeError};
+
+use super::super::container::Container;
+use super::super::logfile::{LogWriter, Rotation};
+use super::super::pump::{self, Sinks};
+use super::super::record::{ContainerRecord, Status};
+use super::super::{Engine, EngineError, EngineResult};
+
+/// dockerd's exit codes for a process that could not be started.
+fn start_failure_code(msg: &str) -> i64 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") {
+        126
+    } else {
+        128
+    }
+}
+
+impl Engine {
+    /// `POST /containers/{id}/start`. 304 when already running.
+    #[tracing::instrument(skip_all, fields(container.id = %key))]
+    pub async fn start(&self, key: &str) -> EngineResult<()> {
+        let c = self.lookup(key)?;
+        let _op = c.op.lock().await;
+        match c.snapshot().state.status {
+            Status::Running => return Err(EngineError::NotModified),
+            Status::Paused => {
+                return Err(EngineError::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ));
+            }
+            Status::Removing | Status::Dead => {
+                return Err(EngineError::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    c.id
+                )));
+            }
+            _ => {}
+        }
+        c.update(|r| r.state.manually_stopped = false);
+        self.start_locked(&c).await
+    }
+
+    /// Starts the task of `c`; the caller holds `c.op`.
+    pub(crate) async fn start_locked(&self, c: &Arc<Container>) -> EngineResult<()> {
+        let rec = c.snapshot();
+        match self.start_task(c, &rec).await {
+            Ok(pid) => {
+                let (_, rec) = c.update(|r| {
+                    r.state.status = Status::Running;
+                    r.state.pid = pid;
+                    r.state.started_at = Some(chrono::Utc::now());
+                    r.state.exit_code = 0;
+                    r.state.error.clear();
+                    r.state.oom_killed = false;
+                });
+                self.persist(&rec);
+                c.state_tx.send_modify(|s| s.running = true);
+                self.emit(&rec, "start", &[]);
+                self.spawn_monitor(c.clone());
+                Ok(())
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let (_, rec) = c.update(|r| {
+                    r.state.error = msg.clone();
+                    r.state.exit_code = start_failure_code(&msg);
+                    if r.state.status != Status::Exited {
+                        r.state.status = Status::Created;
+                    }
+                });
+                self.persist(&rec);
+                let _ = self.runtime().task_delete(&rec.id).await;
+                *c.stdin.lock().await = None;
+                Err(match e {
+                    EngineError::Runtime(RuntimeError::InvalidArgument(m))
+                    | EngineError::Runtime(RuntimeError::FailedPrecondition(m))
+                    | EngineError::Runtime(RuntimeError::Internal(m))
+                    | EngineError::Runtime(RuntimeError::NotFound(m)) => {
+                        EngineError::Invalid(format!("failed to create task for container: {m}"))
+                    }
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// The FIFO paths of the container's init process.
+    pub(crate) fn init_io(&self, rec: &ContainerRecord) -> IoPaths {
+        let dir = self.container_run_dir(&rec.id);
+        IoPaths {
+            stdin: rec.open_stdin().then(|| dir.join("init-stdin")),
+            stdout: Some(dir.join("init-stdout")),
+            stderr: (!rec.tty()).then(|| dir.join("init-stderr")),
+            terminal: rec.tty(),
+        }
+    }
+
+    /// Where output goes for `rec`: its json-file log (unless the driver
+    /// is `none`) and the attach broadcast.
+    pub(crate) fn sinks(&self, c: &Container, rec: &ContainerRecord) -> EngineResult<Sinks> {
+        let lc = rec.host_config.log_config.clone().unwrap_or_default();
+        let log = if lc.typ.as_deref() == Some("none") {
+            None
+        } else {
+            let rotation = Rotation::from_opts(&lc.config.unwrap_or_default())
+                .map_err(EngineError::Invalid)?;
+            let w = LogWriter::open(&self.log_path(&rec.id), rotation)
+                .map_err(EngineError::io("opening container log"))?;
+            Some(Arc::new(Mutex::new(w)))
+        };
+        Ok(Sinks { log, out: c.out_tx.clone() })
+    }
+
+    /// `<data-root>/containers/<id>/<id>-json.log`, as dockerd names it.
+    pub(crate) fn log_path(&self, id: &str) -> std::path::PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// Connects pumps and stdin to the FIFOs of a task that exists.
+    pub(crate) async fn connect_io(
+        &self,
+        c: &Arc<Container>,
+        rec: &ContainerRecord,
+        io: &IoPaths,
+    ) -> EngineResult<()> {
+        let sinks = self.sinks(c, rec)?;
+        let span = tracing::info_span!("pump", container.id = %rec.id);
+        let done = pump::spawn(self.tracker(), io, sinks, span)?;
+        *c.pumps_done.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+        if let Some(p) = &io.stdin {
+            *c.stdin.lock().await = Some(FifoWriter::open(p)?);
+        }
+        Ok(())
+    }
+
+    async fn start_task(&self, c: &Arc<Container>, rec: &ContainerRecord) -> EngineResult<u32> {
+        // A previous run's task must go before a new one can be created.
+        let _ = self.runtime().task_delete(&rec.id).await;
+        self.create_runtime_container(rec).await?;
+        let dir = self.container_run_dir(&rec.id);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(EngineError::io("creating FIFO dir"))?;
+        let io = create_fifos(&dir, "init", rec.open_stdin(), rec.tty())?;
+        let mounts = self.runtime().snapshot_mounts(&rec.id).await?;
+        self.runtime().task_create(&rec.id, &mounts, &io).await?;
+        self.connect_io(c, rec, &io).await?;
+        let pid = self.runtime().task_start(&rec.id).await?;
+        Ok(pid)
+    }
+}

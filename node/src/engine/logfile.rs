@@ -1,0 +1,283 @@
+//! The json-file log driver: one JSON object per line
+//! (`{"log":"...","stream":"stdout","time":"RFC3339Nano"}`), rotated by
+//! `max-size`/`max-file` like dockerd's, and a reader that replays, tails
+//! and follows it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use shoal_api::stream::{OutputChunk, StdStream};
+
+/// Rotation settings from `--log-opt max-size=10m --log-opt max-file=3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate once the current file passes this many bytes (None = never).
+    pub max_size: Option<u64>,
+    /// How many files to keep, current included (>= 1).
+    pub max_file: u32,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation { max_size: None, max_file: 1 }
+    }
+}
+
+/// Parses a Docker size (`10`, `10k`, `10m`, `1g`, case-insensitive, optional `b`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1024u64),
+        Some('m') => (&t[..t.len() - 1], 1024 * 1024),
+        Some('g') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    if n < 0.0 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+impl Rotation {
+    /// From a container's `LogConfig.Config` map; unknown json-file options are an error.
+    pub fn from_opts<'a>(
+        opts: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<Rotation, String> {
+        let mut r = Rotation::default();
+        for (k, v) in opts {
+            match k.as_str() {
+                "max-size" => {
+                    let n = parse_size(v)?;
+                    r.max_size = if n == 0 { None } else { Some(n) };
+                }
+                "max-file" => {
+                    let n: u32 = v.parse().map_err(|_| format!("invalid value for max-file: {v}"))?;
+                    if n < 1 {
+                        return Err("max-file cannot be less than 1".into());
+                    }
+                    r.max_file = n;
+                }
+                "labels" | "env" | "env-regex" | "tag" | "compress" | "mode"
+                | "max-buffer-size" => {}
+                other => return Err(format!("unknown log opt '{other}' for json-file log driver")),
+            }
+        }
+        if r.max_file > 1 && r.max_size.is_none() {
+            return Err("max-file cannot be set without max-size".into());
+        }
+        Ok(r)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    log: String,
+    stream: String,
+    time: String,
+}
+
+/// Appends output to the container's log, rotating as configured.
+#[derive(Debug)]
+pub struct LogWriter {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    rotation: Rotation,
+}
+
+impl LogWriter {
+    /// Opens `path` for appending.
+    pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<LogWriter> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogWriter { path: path.to_owned(), file, size, rotation })
+    }
+
+    /// Writes one chunk, one entry per line (a trailing partial line is
+    /// its own entry, so the concatenated log equals what was written).
+    pub fn write(&mut self, chunk: &OutputChunk) -> std::io::Result<()> {
+        let stream = match chunk.stream {
+            StdStream::Stderr => "stderr",
+            _ => "stdout",
+        };
+        let time = chunk
+            .timestamp
+            .unwrap_or_else(Utc::now)
+            .to_rfc3339_opts(SecondsFormat::Nanos, true);
+        let mut buf = Vec::with_capacity(chunk.data.len() + 64);
+        for piece in chunk.data.split_inclusive(|b| *b == b'\n') {
+            let entry =
+                Entry { log: String::from_utf8_lossy(piece).into_owned(), stream: stream.into(), time: time.clone() };
+            serde_json::to_writer(&mut buf, &entry)?;
+            buf.push(b'\n');
+        }
+        self.file.write_all(&buf)?;
+        self.size += buf.len() as u64;
+        if let Some(max) = self.rotation.max_size {
+            if self.size >= max {
+                self.rotate()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let keep = self.rotation.max_file;
+        if keep <= 1 {
+            self.file.set_len(0)?;
+            self.file.seek(SeekFrom::Start(0))?;
+            self.size = 0;
+            return Ok(());
+        }
+        for i in (1..keep - 1).rev() {
+            let from = rotated(&self.path, i);
+            if from.exists() {
+                std::fs::rename(&from, rotated(&self.path, i + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, rotated(&self.path, 1))?;
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn rotated(path: &Path, i: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{i}"));
+    PathBuf::from(s)
+}
+
+/// The log files of a container, oldest first.
+pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut i = 1;
+    while rotated(path, i).exists() {
+        out.push(rotated(path, i));
+        i += 1;
+    }
+    out.reverse();
+    out.push(path.to_owned());
+    out
+}
+
+/// Decodes one log line; None for a torn or foreign line.
+pub fn decode_line(line: &str) -> Option<OutputChunk> {
+    let e: Entry = serde_json::from_str(line).ok()?;
+    let ts = DateTime::parse_from_rfc3339(&e.time).ok().map(|t| t.with_timezone(&Utc));
+    Some(OutputChunk {
+        stream: if e.stream == "stderr" { StdStream::Stderr } else { StdStream::Stdout },
+        data: Bytes::from(e.log.into_bytes()),
+        timestamp: ts,
+    })
+}
+
+/// Reads every complete entry of the files; returns the entries and, for
+/// the current (last) file, the byte offset after the last complete line
+/// so a follower can continue from there.
+pub fn read_all(path: &Path) -> (Vec<OutputChunk>, u64) {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for f in files_oldest_first(path) {
+        let Ok(file) = File::open(&f) else { continue };
+        let (mut chunks, off) = read_from(file, 0);
+        out.append(&mut chunks);
+        offset = off;
+    }
+    (out, offset)
+}
+
+/// Reads complete lines of `file` from `offset`; returns them and the new offset.
+pub fn read_from(mut file: File, offset: u64) -> (Vec<OutputChunk>, u64) {
+    let mut out = Vec::new();
+    if file.seek(SeekFrom::Start(offset)).is_err() {
+        return (out, offset);
+    }
+    let mut reader = BufReader::new(file);
+    let mut pos = offset;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if !line.ends_with('\n') {
+                    break; // torn write in progress: read it next time
+                }
+                pos += n as u64;
+                if let Some(c) = decode_line(line.trim_end_matches('\n')) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    (out, pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(s: &str, stream: StdStream) -> OutputChunk {
+        OutputChunk { stream, data: Bytes::from(s.to_owned()), timestamp: Some(Utc::now()) }
+    }
+
+    #[test]
+    fn sizes_parse_like_docker() {
+        assert_eq!(parse_size("10").unwrap(), 10);
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("2m").unwrap(), 2 * 1024 * 1024);
+        assert_eq!(parse_size("1G").unwrap(), 1024 * 1024 * 1024);
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn write_then_read_round_trips_lines_and_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
+        w.write(&chunk("a\nb\n", StdStream::Stdout)).unwrap();
+        w.write(&chunk("err", StdStream::Stderr)).unwrap();
+        let (all, off) = read_all(&p);
+        assert_eq!(all.len(), 3);
+        assert_eq!(&all[0].data[..], b"a\n");
+        assert_eq!(&all[2].data[..], b"err");
+        assert_eq!(all[2].stream, StdStream::Stderr);
+        assert_eq!(off, std::fs::metadata(&p).unwrap().len());
+    }
+
+    #[test]
+    fn rotation_keeps_max_file_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let rot = Rotation { max_size: Some(100), max_file: 3 };
+        let mut w = LogWriter::open(&p, rot).unwrap();
+        for i in 0..50 {
+            w.write(&chunk(&format!("line {i}\n"), StdStream::Stdout)).unwrap();
+        }
+        let files = files_oldest_first(&p);
+        assert_eq!(files.len(), 3);
+        let (all, _) = read_all(&p);
+        assert!(all.len() < 50);
+        assert_eq!(&all.last().unwrap().data[..], b"line 49\n");
+    }
+
+    #[test]
+    fn opts_validate() {
+        let mut m = std::collections::HashMap::new();
+        m.insert("max-size".to_string(), "1k".to_string());
+        m.insert("max-file".to_string(), "2".to_string());
+        assert_eq!(
+            Rotation::from_opts(&m).unwrap(),
+            Rotation { max_size: Some(1024), max_file: 2 }
+        );
+        m.insert("bogus".to_string(), "1".to_string());
+        assert!(Rotation::from_opts(&m).is_err());
+    }
+}

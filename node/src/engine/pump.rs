@@ -1,0 +1,91 @@
+//! Output pumps: copy a task's stdout/stderr FIFOs into the json-file log
+//! and to attached clients, for one run of a container or one exec.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use shoal_api::stream::{OutputChunk, StdStream};
+use tokio::sync::{broadcast, watch};
+
+use crate::runtime::io::FifoReader;
+use crate::runtime::{IoPaths, RuntimeResult};
+
+use super::container::OutEvent;
+use super::logfile::LogWriter;
+
+/// Where pumped output goes.
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    /// The container's log, when its driver keeps one.
+    pub log: Option<Arc<Mutex<LogWriter>>>,
+    /// Live subscribers.
+    pub out: broadcast::Sender<OutEvent>,
+}
+
+/// Opens the output FIFOs of `io` and copies them to `sinks` until the
+/// process has exited and everything was read; then sends [`OutEvent::End`].
+/// The returned receiver turns `true` at that point.
+pub fn spawn(
+    tracker: &tokio_util::task::TaskTracker,
+    io: &IoPaths,
+    sinks: Sinks,
+    span: tracing::Span,
+) -> RuntimeResult<watch::Receiver<bool>> {
+    let mut readers = Vec::new();
+    if let Some(p) = &io.stdout {
+        readers.push((StdStream::Stdout, open(p)?));
+    }
+    if let Some(p) = &io.stderr {
+        readers.push((StdStream::Stderr, open(p)?));
+    }
+    let (done_tx, done_rx) = watch::channel(false);
+    let mut handles = Vec::new();
+    for (stream, reader) in readers {
+        let sinks = sinks.clone();
+        handles.push(tracker.spawn(copy(stream, reader, sinks)));
+    }
+    tracker.spawn(async move {
+        let _enter = span.enter();
+        for h in handles {
+            let _ = h.await;
+        }
+        let _ = sinks.out.send(OutEvent::End);
+        let _ = done_tx.send(true);
+    });
+    Ok(done_rx)
+}
+
+fn open(path: &Path) -> RuntimeResult<FifoReader> {
+    FifoReader::open(path)
+}
+
+async fn copy(stream: StdStream, mut reader: FifoReader, sinks: Sinks) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading container output");
+                break;
+            }
+        };
+        let chunk = OutputChunk {
+            stream,
+            data: Bytes::copy_from_slice(&buf[..n]),
+            timestamp: Some(chrono::Utc::now()),
+        };
+        if let Some(log) = &sinks.log {
+            let res = match log.lock() {
+                Ok(mut w) => w.write(&chunk),
+                Err(p) => p.into_inner().write(&chunk),
+            };
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "writing container log");
+            }
+        }
+        let _ = sinks.out.send(OutEvent::Chunk(chunk));
+    }
+}
