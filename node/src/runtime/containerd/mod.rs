@@ -12,6 +12,7 @@ mod leases;
 mod snapshots;
 mod tasks;
 
+pub use containers::ContainerRecord;
 pub use errors::status_to_error;
 
 use std::path::{Path, PathBuf};
