@@ -162,7 +162,7 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
     let engine_stop = CancellationToken::new();
     let events = Arc::new(EventsBus::new());
     let images = Arc::new(ImageService::new(runtime.clone(), events.clone(), cfg.data_root.clone()));
-    let engine = Engine::start(
+    let engine = Engine::open(
         EngineConfig {
             data_root: cfg.data_root.clone(),
             exec_root: cfg.exec_root.clone(),

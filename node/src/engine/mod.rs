@@ -77,7 +77,7 @@ struct Inner {
 impl Engine {
     /// Opens the record store, registers as the image service's usage
     /// source and restores containers left by a previous run.
-    pub async fn start(
+    pub async fn open(
         cfg: EngineConfig,
         runtime: Runtime,
         images: Arc<ImageService>,
