@@ -19,6 +19,9 @@ pub mod server;
 pub mod stream;
 pub mod version;
 
+#[cfg(test)]
+mod tests;
+
 /// Docker API models generated from moby's swagger (bollard-stubs).
 pub use bollard_stubs::models;
 

@@ -37,7 +37,11 @@ async fn create(
     Path(id): Path<String>,
     crate::extract::JsonBody(config): crate::extract::JsonBody<ExecConfig>,
 ) -> ApiResult<Response> {
-    Ok((StatusCode::CREATED, Json(b.create(&id, config).await?)).into_response())
+    let created = b.create(&id, config).await?;
+    // bollard's IdResponse serialises as `id`; dockerd writes `Id`, and
+    // case-sensitive SDKs (docker-py) read only that.
+    let body = serde_json::json!({ "Id": created.id });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Detached: start and answer 200 with no body. Otherwise hijack the
