@@ -5,6 +5,7 @@
 //! what dockerd says on a node outside a swarm (503).
 
 use axum::Router;
+use axum::http::{Method, Uri};
 use axum::routing::{MethodRouter, any, post};
 
 use crate::error::ApiError;
@@ -64,9 +65,9 @@ pub(crate) fn routes() -> Router {
             post(|| async { ApiError::unavailable(NOT_IN_SWARM) }),
         );
     r = tree(r, "/distribution", not_implemented("registry distribution"));
-    r = tree(r, "/volumes", not_implemented("volumes"));
-    r = tree(r, "/networks", not_implemented("networks"));
-    r = tree(r, "/plugins", not_implemented("plugins"));
+    r = tree(r, "/volumes", local_objects(Kind::Volume));
+    r = tree(r, "/networks", local_objects(Kind::Network));
+    r = tree(r, "/plugins", local_objects(Kind::Plugin));
     for path in [
         "/swarm",
         "/nodes",
@@ -78,6 +79,39 @@ pub(crate) fn routes() -> Router {
         r = tree(r, path, no_swarm());
     }
     r
+}
+
+/// Local object kinds Shoal has none of yet.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Network,
+    Volume,
+    Plugin,
+}
+
+/// Lists and changes are 501, but inspecting one object is dockerd's 404:
+/// there truly is no such object, and `docker inspect NAME` walks every
+/// object kind and only moves on past a "not found".
+fn local_objects(kind: Kind) -> MethodRouter {
+    any(move |method: Method, uri: Uri| async move {
+        let rest = uri.path().splitn(3, '/').nth(2).unwrap_or("");
+        let single = match kind {
+            Kind::Plugin => rest.strip_suffix("/json").filter(|n| !n.contains('/')),
+            Kind::Network | Kind::Volume => Some(rest).filter(|n| !n.contains('/')),
+        };
+        match single.filter(|n| !n.is_empty() && method == Method::GET) {
+            Some(name) => ApiError::not_found(match kind {
+                Kind::Network => format!("network {name} not found"),
+                Kind::Volume => format!("get {name}: no such volume"),
+                Kind::Plugin => format!("plugin \"{name}\" not found"),
+            }),
+            None => ApiError::not_implemented(match kind {
+                Kind::Network => "Shoal does not support networks yet",
+                Kind::Volume => "Shoal does not support volumes yet",
+                Kind::Plugin => "Shoal does not support plugins yet",
+            }),
+        }
+    })
 }
 
 async fn swarm_mode_missing() -> ApiError {

@@ -116,8 +116,17 @@ impl ContainersBackend for Fake {
     async fn inspect(&self, id: &str, size: bool) -> ApiResult<ContainerInspectResponse> {
         known(id)?;
         self.record(format!("inspect {id} size={size}"));
+        // The CLI reads Config.Tty (logs, attach) and State (run).
         Ok(ContainerInspectResponse {
             id: Some(id.into()),
+            config: Some(ContainerConfig {
+                tty: Some(id == "tty"),
+                ..Default::default()
+            }),
+            state: Some(ContainerState {
+                running: Some(true),
+                ..Default::default()
+            }),
             ..Default::default()
         })
     }

@@ -190,7 +190,20 @@ async fn unsupported_features_fail_cleanly() {
     let (status, _, body, _) = call(Method::GET, "/v1.50/networks").await;
     assert_eq!(status, 501);
     assert_eq!(message(&body), "Shoal does not support networks yet");
-    let (status, _, _, _) = call(Method::GET, "/volumes/abc").await;
+    let (status, _, _, _) = call(Method::POST, "/volumes/create").await;
+    assert_eq!(status, 501);
+    // One object: there is none, as dockerd would say (docker inspect
+    // relies on it to try the next kind).
+    let (status, _, body, _) = call(Method::GET, "/v1.50/volumes/abc").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "get abc: no such volume");
+    let (status, _, body, _) = call(Method::GET, "/networks/abc").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "network abc not found");
+    let (status, _, body, _) = call(Method::GET, "/plugins/abc/json").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "plugin \"abc\" not found");
+    let (status, _, _, _) = call(Method::GET, "/plugins").await;
     assert_eq!(status, 501);
     for uri in [
         "/nodes",
