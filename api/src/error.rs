@@ -98,19 +98,20 @@ impl ApiError {
     }
 }
 
+/// Writes the status and `{"message": ...}`. The error also rides along in
+/// the response extensions so the request middleware can log it once, with
+/// the request's span (5xx at error, 4xx at debug).
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.kind.status();
-        if status == StatusCode::NOT_MODIFIED {
-            return status.into_response();
-        }
-        if status.is_server_error() {
-            tracing::error!(http.status = status.as_u16(), error = %self.message, "request failed");
+        let mut resp = if status == StatusCode::NOT_MODIFIED {
+            status.into_response()
         } else {
-            tracing::debug!(http.status = status.as_u16(), error = %self.message, "request rejected");
-        }
-        let body = serde_json::json!({ "message": self.message });
-        (status, axum::Json(body)).into_response()
+            let body = serde_json::json!({ "message": self.message });
+            (status, axum::Json(body)).into_response()
+        };
+        resp.extensions_mut().insert(self);
+        resp
     }
 }
 
@@ -125,5 +126,18 @@ mod tests {
         assert_eq!(ErrorKind::Conflict.status(), 409);
         assert_eq!(ErrorKind::NotModified.status(), 304);
         assert_eq!(ErrorKind::Unavailable.status(), 503);
+    }
+
+    #[tokio::test]
+    async fn body_is_docker_json_and_304_is_empty() {
+        let resp = ApiError::conflict("name in use").into_response();
+        assert_eq!(resp.status(), 409);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"message":"name in use"}"#);
+        let resp = ApiError::not_modified().into_response();
+        assert_eq!(resp.status(), 304);
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        assert!(body.is_empty());
     }
 }

@@ -1,6 +1,15 @@
-//! Docker's query conventions: filters JSON, `1`/`true` booleans.
+//! Docker's request conventions: filters JSON, `1`/`true` booleans,
+//! repeated query keys, JSON bodies with Docker-style 400s.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -74,6 +83,137 @@ pub fn parse_bool(raw: Option<&str>) -> bool {
     )
 }
 
+/// The raw query string as ordered pairs, read Docker's way: Go's
+/// `r.Form.Get` takes the first value of a key, and some endpoints
+/// (`/images/get?names=a&names=b`, `changes`) repeat keys.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(pub Vec<(String, String)>);
+
+impl QueryParams {
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first non-empty value of `key` as an owned string.
+    pub fn string(&self, key: &str) -> Option<String> {
+        self.get(key).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A Docker boolean (see [`parse_bool`]).
+    pub fn bool(&self, key: &str) -> bool {
+        parse_bool(self.get(key))
+    }
+
+    /// A number; absent or empty is `None`, garbage is a 400 like dockerd's
+    /// `strconv` errors.
+    pub fn number<T: FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        match self.get(key).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse::<T>().map(Some).map_err(|_| {
+                ApiError::invalid(format!(
+                    "invalid value for {key}: {v:?} is not a valid number"
+                ))
+            }),
+        }
+    }
+
+    /// The `filters` parameter, parsed.
+    pub fn filters(&self) -> Result<Filters, ApiError> {
+        Filters::parse(self.get("filters"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|Query(pairs)| QueryParams(pairs))
+            .map_err(|e| ApiError::invalid(format!("invalid query: {e}")))
+    }
+}
+
+/// Decodes a JSON request body with dockerd's checks: a non-JSON
+/// `Content-Type` on a non-empty body is refused (moby `CheckForJSON`), an
+/// empty body is an EOF error, and syntax errors are 400 with the parser's
+/// message.
+pub fn decode_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    check_json_content_type(headers, body)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "invalid JSON: got EOF while reading request body",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+}
+
+fn check_json_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.is_empty() {
+        return Ok(());
+    }
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") || body.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(format!(
+        "unsupported Content-Type header ({ct}): must be 'application/json'"
+    )))
+}
+
+/// A JSON body extractor whose failures are Docker-style 400s
+/// (axum's own `Json` answers in plain text).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("reading request body: {e}")))?;
+        decode_json(&headers, &body).map(JsonBody)
+    }
+}
+
+/// Like [`JsonBody`], but an empty body means `T::default()` (endpoints
+/// where the CLI may omit the body, e.g. exec start from old clients).
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("reading request body: {e}")))?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        decode_json(&headers, &body).map(OptionalJsonBody)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +230,44 @@ mod tests {
     fn bad_filter_is_400() {
         let e = Filters::parse(Some("{nope")).unwrap_err();
         assert_eq!(e.kind, crate::error::ErrorKind::InvalidParameter);
+    }
+
+    #[test]
+    fn bools_follow_docker() {
+        assert!(parse_bool(Some("1")));
+        assert!(parse_bool(Some("true")));
+        assert!(!parse_bool(Some("0")));
+        assert!(!parse_bool(Some("")));
+        assert!(!parse_bool(None));
+    }
+
+    #[test]
+    fn query_params_keep_repeats_and_first_wins() {
+        let uri: axum::http::Uri = "/images/get?names=a&names=b%2Fc&quiet=1".parse().unwrap();
+        let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+            .unwrap()
+            .0;
+        let q = QueryParams(pairs);
+        assert_eq!(q.all("names"), vec!["a".to_string(), "b/c".to_string()]);
+        assert_eq!(q.get("names"), Some("a"));
+        assert!(q.bool("quiet"));
+        assert_eq!(q.number::<i64>("t").unwrap(), None);
+        let bad = QueryParams(vec![("t".into(), "abc".into())]);
+        assert!(bad.number::<i64>("t").is_err());
+    }
+
+    #[test]
+    fn json_bodies() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        let v: serde_json::Value = decode_json(&h, br#"{"a":1}"#).unwrap();
+        assert_eq!(v["a"], 1);
+        let e = decode_json::<serde_json::Value>(&h, b"xyz").unwrap_err();
+        assert!(e.message.starts_with("invalid JSON:"), "{}", e.message);
+        let e = decode_json::<serde_json::Value>(&h, b"").unwrap_err();
+        assert!(e.message.contains("EOF"));
+        h.insert(CONTENT_TYPE, "text/plain".parse().unwrap());
+        let e = decode_json::<serde_json::Value>(&h, b"{}").unwrap_err();
+        assert!(e.message.contains("unsupported Content-Type"));
     }
 }

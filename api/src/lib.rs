@@ -13,10 +13,14 @@
 
 pub mod error;
 pub mod extract;
+mod middleware;
 pub mod routers;
 pub mod server;
 pub mod stream;
 pub mod version;
+
+#[cfg(test)]
+mod tests;
 
 /// Docker API models generated from moby's swagger (bollard-stubs).
 pub use bollard_stubs::models;
@@ -48,6 +52,11 @@ impl std::fmt::Debug for Backends {
 }
 
 /// The full Engine API router, answering both `/vX.Y/...` and unversioned paths.
+///
+/// The middleware wraps the routes from outside because the version prefix
+/// has to be stripped before routing.
 pub fn router(backends: Backends) -> axum::Router {
-    routers::build(backends)
+    axum::Router::new()
+        .fallback_service(routers::build(backends))
+        .layer(axum::middleware::from_fn(middleware::handle))
 }

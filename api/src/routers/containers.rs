@@ -127,3 +127,7 @@ pub trait ContainersBackend: Send + Sync + 'static {
     /// The container's filesystem as a tar stream.
     async fn export(&self, id: &str) -> ApiResult<ByteStream>;
 }
+
+mod handlers;
+
+pub(crate) use handlers::{parse_size, routes};

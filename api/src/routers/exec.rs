@@ -20,3 +20,7 @@ pub trait ExecBackend: Send + Sync + 'static {
     /// Resizes the exec's TTY.
     async fn resize(&self, exec_id: &str, height: u16, width: u16) -> ApiResult<()>;
 }
+
+mod handlers;
+
+pub(crate) use handlers::routes;

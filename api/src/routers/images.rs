@@ -66,3 +66,7 @@ pub trait ImagesBackend: Send + Sync + 'static {
         registry_auth: Option<String>,
     ) -> ApiResult<ProgressStream>;
 }
+
+mod handlers;
+
+pub(crate) use handlers::routes;

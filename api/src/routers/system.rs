@@ -28,3 +28,7 @@ pub trait SystemBackend: Send + Sync + 'static {
     /// `/system/df`.
     async fn df(&self) -> ApiResult<SystemDataUsageResponse>;
 }
+
+mod handlers;
+
+pub(crate) use handlers::routes;

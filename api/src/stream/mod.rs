@@ -3,8 +3,10 @@
 //! Backends hand the routers plain streams of [`OutputChunk`]s; the routers
 //! decide the wire framing (stdcopy multiplexing when there is no TTY, raw
 //! bytes with one). `stdcopy` holds the 8-byte frame header codec and
-//! `upgrade` the HTTP hijack used by attach and exec start.
+//! `upgrade` the HTTP hijack used by attach and exec start; `output` the
+//! body encodings (framed output with timestamps, JSON lines).
 
+pub mod output;
 pub mod stdcopy;
 pub mod upgrade;
 

@@ -1,1 +1,215 @@
-//! HTTP hijack for attach/exec.
+//! The attach/exec hijack: HTTP upgrade to a raw bidirectional byte stream.
+//!
+//! The Docker CLI sends `Connection: Upgrade` / `Upgrade: tcp`; dockerd
+//! answers `101 UPGRADED` and from then on the connection carries container
+//! output one way (stdcopy-framed unless TTY) and client input the other.
+//! When the client half-closes its write side, the process's stdin is closed
+//! (so it sees EOF); when the output ends, the connection is closed.
+//! Without the `Upgrade` header (very old clients), output goes in a plain
+//! 200 streaming body and the request body, if any, feeds stdin.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use futures::StreamExt;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::output::{encode_chunk, encode_output, output_content_type};
+use super::{AttachIo, StdinSink};
+use crate::version::ApiVersion;
+
+/// Server shutdown as seen by long-lived hijacked sessions: the server puts
+/// it in every request's extensions; a session outlives `token` by at most
+/// `grace`.
+#[derive(Debug, Clone)]
+pub struct ShutdownSignal {
+    /// Cancelled when the server stops accepting.
+    pub token: CancellationToken,
+    /// How long streams may go on after that.
+    pub grace: Duration,
+}
+
+impl ShutdownSignal {
+    async fn expired(&self) {
+        self.token.cancelled().await;
+        tokio::time::sleep(self.grace).await;
+    }
+}
+
+/// Answers an attach or exec-start request by hijacking the connection.
+///
+/// Call only after the backend accepted the request, so that errors (404,
+/// 409) still go out as normal JSON responses.
+pub fn hijack(mut req: Request, io: AttachIo, version: ApiVersion) -> Response {
+    let content_type = output_content_type(io.tty, version);
+    let shutdown = req.extensions().get::<ShutdownSignal>().cloned();
+    let wants_upgrade = req.headers().contains_key(UPGRADE);
+    if !wants_upgrade {
+        return plain_stream(req, io, content_type, shutdown);
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let session = pump(TokioIo::new(upgraded), io);
+                match shutdown {
+                    Some(s) => {
+                        tokio::select! {
+                            _ = session => {}
+                            _ = s.expired() => tracing::debug!("hijacked session dropped at shutdown"),
+                        }
+                    }
+                    None => session.await,
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "connection upgrade failed"),
+        }
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    resp.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(UPGRADE, HeaderValue::from_static("tcp"));
+    resp
+}
+
+/// Copies both directions until the output ends.
+pub(crate) async fn pump<C>(conn: C, io: AttachIo)
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let AttachIo {
+        tty,
+        mut output,
+        stdin,
+    } = io;
+    let input = async move {
+        match stdin {
+            Some(mut sink) => {
+                if let Err(e) = tokio::io::copy(&mut rd, &mut sink).await {
+                    tracing::debug!(error = %e, "attach input ended");
+                }
+                // The client half-closed (or went away): the process gets EOF.
+                if let Err(e) = sink.shutdown().await {
+                    tracing::debug!(error = %e, "closing container stdin");
+                }
+            }
+            // Nothing reads client bytes, like dockerd without stdin=1.
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let out = async move {
+        while let Some(chunk) = output.next().await {
+            let bytes = encode_chunk(&chunk, tty, false);
+            if bytes.is_empty() {
+                continue;
+            }
+            if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
+                tracing::debug!("attach client went away");
+                return;
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    tokio::pin!(input, out);
+    let mut input_done = false;
+    loop {
+        tokio::select! {
+            _ = &mut out => break,
+            _ = &mut input, if !input_done => input_done = true,
+        }
+    }
+}
+
+fn plain_stream(
+    req: Request,
+    io: AttachIo,
+    content_type: &'static str,
+    shutdown: Option<ShutdownSignal>,
+) -> Response {
+    let AttachIo { tty, output, stdin } = io;
+    if let Some(sink) = stdin {
+        let body = req.into_body();
+        tokio::spawn(async move {
+            let feed = feed_stdin(body, sink);
+            match shutdown {
+                Some(s) => {
+                    tokio::select! {
+                        _ = feed => {}
+                        _ = s.expired() => {}
+                    }
+                }
+                None => feed.await,
+            }
+        });
+    }
+    let body = Body::from_stream(encode_output(output, tty, false).map(Ok::<_, Infallible>));
+    let mut resp = Response::new(body);
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+async fn feed_stdin(body: Body, mut sink: StdinSink) {
+    let mut data = body.into_data_stream();
+    while let Some(Ok(chunk)) = data.next().await {
+        if sink.write_all(&chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::{OutputChunk, StdStream, stdcopy};
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
+
+    /// Output is framed, input reaches stdin, and a client half-close
+    /// closes stdin while output keeps flowing until it ends.
+    #[tokio::test]
+    async fn pump_copies_both_ways() {
+        let (client, server) = tokio::io::duplex(4096);
+        let (stdin_w, mut stdin_r) = tokio::io::duplex(4096);
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel::<OutputChunk>(4);
+        let io = AttachIo {
+            tty: false,
+            output: tokio_stream::wrappers::ReceiverStream::new(out_rx).boxed(),
+            stdin: Some(Box::new(stdin_w)),
+        };
+        let session = tokio::spawn(pump(server, io));
+        let (mut crd, mut cwr) = tokio::io::split(client);
+        cwr.write_all(b"input").await.unwrap();
+        cwr.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        stdin_r.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"input");
+
+        out_tx
+            .send(OutputChunk {
+                stream: StdStream::Stderr,
+                data: Bytes::from_static(b"late"),
+                timestamp: None,
+            })
+            .await
+            .unwrap();
+        drop(out_tx);
+        let mut wire = Vec::new();
+        crd.read_to_end(&mut wire).await.unwrap();
+        assert_eq!(wire, stdcopy::encode(StdStream::Stderr, b"late"));
+        session.await.unwrap();
+    }
+}

@@ -1,0 +1,364 @@
+//! A scripted backend for every trait: records each call as a line of
+//! text and answers from a few magic ids ("missing" is 404, "running" is
+//! already started, "boom" panics).
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::Notify;
+
+use crate::Backends;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Filters;
+use crate::models::*;
+use crate::routers::containers::{
+    AttachOptions, ContainersBackend, ListOptions, LogsOptions, WaitCondition,
+};
+use crate::routers::exec::ExecBackend;
+use crate::routers::images::{ImagesBackend, ImportOptions, ProgressStream};
+use crate::routers::system::SystemBackend;
+use crate::stream::{AttachIo, ByteStream, OutputChunk, OutputStream, StdStream};
+
+#[derive(Default)]
+pub(crate) struct Fake {
+    pub calls: Mutex<Vec<String>>,
+    /// Wakes pending waits.
+    pub exit: Arc<Notify>,
+}
+
+impl Fake {
+    pub fn backends() -> (Arc<Fake>, Backends) {
+        let f = Arc::new(Fake::default());
+        let b = Backends {
+            containers: f.clone(),
+            exec: f.clone(),
+            images: f.clone(),
+            system: f.clone(),
+        };
+        (f, b)
+    }
+
+    fn record(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn known(id: &str) -> ApiResult<()> {
+    match id {
+        "missing" => Err(ApiError::not_found(format!("No such container: {id}"))),
+        "boom" => panic!("fake backend exploded"),
+        _ => Ok(()),
+    }
+}
+
+/// An echo session: what the client writes to stdin comes back on stdout,
+/// and the output ends when stdin is closed.
+pub(crate) fn echo_io(tty: bool) -> AttachIo {
+    let (stdin, out) = tokio::io::duplex(1024);
+    let output = tokio_util::io::ReaderStream::new(out)
+        .filter_map(|r| async move { r.ok() })
+        .map(|data| OutputChunk {
+            stream: StdStream::Stdout,
+            data,
+            timestamp: None,
+        })
+        .boxed();
+    AttachIo {
+        tty,
+        output,
+        stdin: Some(Box::new(stdin)),
+    }
+}
+
+fn chunks(items: Vec<(StdStream, &'static str)>) -> OutputStream {
+    let ts = chrono::DateTime::from_timestamp(1_700_000_000, 0);
+    futures::stream::iter(items.into_iter().map(move |(stream, s)| OutputChunk {
+        stream,
+        data: Bytes::from_static(s.as_bytes()),
+        timestamp: ts,
+    }))
+    .boxed()
+}
+
+#[async_trait]
+impl ContainersBackend for Fake {
+    async fn create(
+        &self,
+        name: Option<String>,
+        body: ContainerCreateBody,
+    ) -> ApiResult<ContainerCreateResponse> {
+        self.record(format!("create name={name:?} image={:?}", body.image));
+        if name.as_deref() == Some("taken") {
+            return Err(ApiError::conflict(
+                "Conflict. The container name \"/taken\" is already in use",
+            ));
+        }
+        Ok(ContainerCreateResponse {
+            id: "c0ffee".into(),
+            warnings: vec![],
+        })
+    }
+    async fn list(&self, opts: ListOptions) -> ApiResult<Vec<ContainerSummary>> {
+        self.record(format!(
+            "list all={} limit={:?} filters={:?}",
+            opts.all, opts.limit, opts.filters.0
+        ));
+        Ok(vec![])
+    }
+    async fn inspect(&self, id: &str, size: bool) -> ApiResult<ContainerInspectResponse> {
+        known(id)?;
+        self.record(format!("inspect {id} size={size}"));
+        // The CLI reads Config.Tty (logs, attach) and State (run).
+        Ok(ContainerInspectResponse {
+            id: Some(id.into()),
+            config: Some(ContainerConfig {
+                tty: Some(id == "tty"),
+                ..Default::default()
+            }),
+            state: Some(ContainerState {
+                running: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+    async fn start(&self, id: &str) -> ApiResult<()> {
+        known(id)?;
+        self.record(format!("start {id}"));
+        if id == "running" {
+            return Err(ApiError::not_modified());
+        }
+        Ok(())
+    }
+    async fn stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> ApiResult<()> {
+        known(id)?;
+        self.record(format!("stop {id} signal={signal:?} t={timeout:?}"));
+        Ok(())
+    }
+    async fn restart(&self, id: &str, s: Option<String>, t: Option<i64>) -> ApiResult<()> {
+        self.stop(id, s, t).await
+    }
+    async fn kill(&self, id: &str, signal: Option<String>) -> ApiResult<()> {
+        known(id)?;
+        self.record(format!("kill {id} signal={signal:?}"));
+        Ok(())
+    }
+    async fn pause(&self, id: &str) -> ApiResult<()> {
+        known(id)
+    }
+    async fn unpause(&self, id: &str) -> ApiResult<()> {
+        known(id)
+    }
+    async fn wait(
+        &self,
+        id: &str,
+        condition: WaitCondition,
+    ) -> ApiResult<BoxFuture<'static, ContainerWaitResponse>> {
+        known(id)?;
+        self.record(format!("wait {id} {condition:?}"));
+        let exit = self.exit.clone();
+        Ok(async move {
+            exit.notified().await;
+            ContainerWaitResponse {
+                status_code: 7,
+                error: None,
+            }
+        }
+        .boxed())
+    }
+    async fn remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {
+        known(id)?;
+        self.record(format!("remove {id} force={force} v={volumes}"));
+        Ok(())
+    }
+    async fn rename(&self, id: &str, new_name: &str) -> ApiResult<()> {
+        known(id)?;
+        self.record(format!("rename {id} {new_name}"));
+        Ok(())
+    }
+    async fn top(&self, id: &str, ps_args: Option<String>) -> ApiResult<ContainerTopResponse> {
+        known(id)?;
+        self.record(format!("top {id} {ps_args:?}"));
+        Ok(ContainerTopResponse::default())
+    }
+    async fn logs(&self, id: &str, opts: LogsOptions) -> ApiResult<(bool, OutputStream)> {
+        known(id)?;
+        self.record(format!(
+            "logs {id} follow={} tail={:?} since={:?}",
+            opts.follow, opts.tail, opts.since
+        ));
+        let tty = id == "tty";
+        Ok((
+            tty,
+            chunks(vec![
+                (StdStream::Stdout, "out\n"),
+                (StdStream::Stderr, "err\n"),
+            ]),
+        ))
+    }
+    async fn attach(&self, id: &str, opts: AttachOptions) -> ApiResult<AttachIo> {
+        known(id)?;
+        self.record(format!(
+            "attach {id} stdin={} stream={}",
+            opts.stdin, opts.stream
+        ));
+        Ok(echo_io(id == "tty"))
+    }
+    async fn resize(&self, id: &str, height: u16, width: u16) -> ApiResult<()> {
+        known(id)?;
+        self.record(format!("resize {id} {height}x{width}"));
+        Ok(())
+    }
+    async fn prune(&self, filters: Filters) -> ApiResult<ContainerPruneResponse> {
+        self.record(format!("prune {:?}", filters.0));
+        Ok(ContainerPruneResponse::default())
+    }
+    async fn export(&self, id: &str) -> ApiResult<ByteStream> {
+        known(id)?;
+        Ok(futures::stream::iter([Ok(Bytes::from_static(b"tar"))]).boxed())
+    }
+}
+
+#[async_trait]
+impl ExecBackend for Fake {
+    async fn create(&self, container: &str, config: ExecConfig) -> ApiResult<IdResponse> {
+        known(container)?;
+        self.record(format!("exec-create {container} {:?}", config.cmd));
+        Ok(IdResponse { id: "e1".into() })
+    }
+    async fn start(&self, exec_id: &str, detach: bool, tty: Option<bool>) -> ApiResult<AttachIo> {
+        known(exec_id)?;
+        self.record(format!("exec-start {exec_id} detach={detach} tty={tty:?}"));
+        Ok(echo_io(tty.unwrap_or(false)))
+    }
+    async fn inspect(&self, exec_id: &str) -> ApiResult<ExecInspectResponse> {
+        known(exec_id)?;
+        Ok(ExecInspectResponse::default())
+    }
+    async fn resize(&self, exec_id: &str, height: u16, width: u16) -> ApiResult<()> {
+        known(exec_id)?;
+        self.record(format!("exec-resize {exec_id} {height}x{width}"));
+        Ok(())
+    }
+}
+
+fn progress(items: Vec<serde_json::Value>) -> ProgressStream {
+    futures::stream::iter(items).boxed()
+}
+
+#[async_trait]
+impl ImagesBackend for Fake {
+    async fn list(&self, all: bool, filters: Filters) -> ApiResult<Vec<ImageSummary>> {
+        self.record(format!("images all={all} {:?}", filters.0));
+        Ok(vec![])
+    }
+    async fn inspect(&self, name: &str) -> ApiResult<ImageInspect> {
+        self.record(format!("image-inspect {name}"));
+        if name == "missing" {
+            return Err(ApiError::not_found("No such image: missing"));
+        }
+        Ok(ImageInspect::default())
+    }
+    async fn history(&self, name: &str) -> ApiResult<Vec<HistoryResponseItem>> {
+        self.record(format!("history {name}"));
+        Ok(vec![])
+    }
+    async fn tag(&self, name: &str, repo: &str, tag: Option<&str>) -> ApiResult<()> {
+        self.record(format!("tag {name} {repo} {tag:?}"));
+        Ok(())
+    }
+    async fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> ApiResult<Vec<ImageDeleteResponseItem>> {
+        self.record(format!("rmi {name} force={force} noprune={noprune}"));
+        Ok(vec![])
+    }
+    async fn prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse> {
+        self.record(format!("image-prune {:?}", filters.0));
+        Ok(ImagePruneResponse::default())
+    }
+    async fn load(&self, body: ByteStream, quiet: bool) -> ApiResult<ProgressStream> {
+        let bytes: Vec<_> = body.collect().await;
+        let n: usize = bytes.iter().flatten().map(Bytes::len).sum();
+        self.record(format!("load quiet={quiet} bytes={n}"));
+        Ok(progress(vec![
+            serde_json::json!({"stream": "Loaded image: x\n"}),
+        ]))
+    }
+    async fn save(&self, names: Vec<String>) -> ApiResult<ByteStream> {
+        self.record(format!("save {names:?}"));
+        Ok(futures::stream::iter([Ok(Bytes::from_static(b"tarball"))]).boxed())
+    }
+    async fn import(&self, body: ByteStream, opts: ImportOptions) -> ApiResult<ProgressStream> {
+        let n: usize = body
+            .collect::<Vec<_>>()
+            .await
+            .iter()
+            .flatten()
+            .map(Bytes::len)
+            .sum();
+        self.record(format!(
+            "import bytes={n} repo={:?} changes={:?}",
+            opts.repo, opts.changes
+        ));
+        Ok(progress(vec![serde_json::json!({"status": "sha256:1"})]))
+    }
+    async fn pull(
+        &self,
+        image: &str,
+        tag: Option<&str>,
+        auth: Option<String>,
+    ) -> ApiResult<ProgressStream> {
+        self.record(format!("pull {image} {tag:?} auth={auth:?}"));
+        Ok(progress(vec![
+            serde_json::json!({"status": "Pulling"}),
+            serde_json::json!({"status": "Done"}),
+        ]))
+    }
+}
+
+#[async_trait]
+impl SystemBackend for Fake {
+    async fn version(&self) -> ApiResult<SystemVersion> {
+        Ok(SystemVersion {
+            version: Some("28.2.2-shoal".into()),
+            ..Default::default()
+        })
+    }
+    async fn info(&self) -> ApiResult<SystemInfo> {
+        Ok(SystemInfo {
+            name: Some("fake".into()),
+            ..Default::default()
+        })
+    }
+    async fn swarm_ping_status(&self) -> String {
+        "inactive".into()
+    }
+    async fn events(
+        &self,
+        since: Option<f64>,
+        until: Option<f64>,
+        filters: Filters,
+    ) -> ApiResult<BoxStream<'static, EventMessage>> {
+        self.record(format!("events {since:?} {until:?} {:?}", filters.0));
+        let ev = |action: &str| EventMessage {
+            action: Some(action.into()),
+            ..Default::default()
+        };
+        Ok(futures::stream::iter(vec![ev("create"), ev("start")]).boxed())
+    }
+    async fn df(&self) -> ApiResult<SystemDataUsageResponse> {
+        Ok(SystemDataUsageResponse::default())
+    }
+}

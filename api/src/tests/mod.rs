@@ -1,0 +1,5 @@
+//! Router and server tests over fake backends (test builds only).
+
+mod fakes;
+mod router;
+mod socket;

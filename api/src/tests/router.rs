@@ -1,0 +1,413 @@
+//! The full router (middleware included) driven with `oneshot`.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use bytes::Bytes;
+use tower::ServiceExt;
+
+use super::fakes::Fake;
+use crate::stream::{StdStream, stdcopy};
+
+async fn call_with(
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &'static [u8],
+) -> (StatusCode, HeaderMap, Bytes, Vec<String>) {
+    let (fake, backends) = Fake::backends();
+    let app = crate::router(backends);
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, body, fake.calls())
+}
+
+async fn call(method: Method, uri: &str) -> (StatusCode, HeaderMap, Bytes, Vec<String>) {
+    call_with(method, uri, &[], b"").await
+}
+
+fn message(body: &Bytes) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)));
+    v["message"].as_str().expect("message field").to_owned()
+}
+
+#[tokio::test]
+async fn ping_headers_and_body() {
+    for uri in ["/_ping", "/v1.41/_ping"] {
+        let (status, h, body, _) = call(Method::GET, uri).await;
+        assert_eq!(status, 200);
+        assert_eq!(&body[..], b"OK");
+        assert_eq!(h["api-version"], "1.50");
+        assert_eq!(h["ostype"], "linux");
+        assert_eq!(h["docker-experimental"], "false");
+        assert_eq!(h["swarm"], "inactive");
+        assert_eq!(h["cache-control"], "no-cache, no-store, must-revalidate");
+        assert_eq!(h["pragma"], "no-cache");
+        assert!(h["server"].to_str().unwrap().starts_with("Docker/"));
+    }
+    let (status, h, body, _) = call(Method::HEAD, "/_ping").await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert_eq!(h["swarm"], "inactive");
+}
+
+#[tokio::test]
+async fn unknown_path_is_page_not_found() {
+    for uri in ["/nope", "/v1.44/containers/abc/nope", "/vabc/_ping"] {
+        let (status, h, body, _) = call(Method::GET, uri).await;
+        assert_eq!(status, 404, "{uri}");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(message(&body), "page not found");
+    }
+}
+
+#[tokio::test]
+async fn version_range_is_enforced() {
+    let (status, _, body, calls) = call(Method::GET, "/v1.99/_ping").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        message(&body),
+        "client version 1.99 is too new. Maximum supported API version is 1.50"
+    );
+    assert!(calls.is_empty());
+    let (status, _, body, _) = call(Method::GET, "/v1.19/containers/json").await;
+    assert_eq!(status, 400);
+    assert!(message(&body).starts_with("client version 1.19 is too old."));
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let ct = [("content-type", "application/json")];
+    let (status, _, body, calls) =
+        call_with(Method::POST, "/v1.50/containers/create", &ct, b"xyz").await;
+    assert_eq!(status, 400);
+    assert!(message(&body).starts_with("invalid JSON"), "{body:?}");
+    assert!(calls.is_empty());
+}
+
+#[tokio::test]
+async fn create_passes_name_and_propagates_409() {
+    let ct = [("content-type", "application/json")];
+    let (status, _, body, calls) = call_with(
+        Method::POST,
+        "/containers/create?name=web",
+        &ct,
+        br#"{"Image":"busybox"}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["Id"], "c0ffee");
+    assert_eq!(
+        calls,
+        vec![r#"create name=Some("web") image=Some("busybox")"#]
+    );
+
+    let (status, _, body, _) = call_with(
+        Method::POST,
+        "/containers/create?name=taken",
+        &ct,
+        br#"{"Image":"busybox"}"#,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        message(&body),
+        "Conflict. The container name \"/taken\" is already in use"
+    );
+}
+
+#[tokio::test]
+async fn start_of_running_is_304_without_body() {
+    let (status, _, body, _) = call(Method::POST, "/v1.45/containers/running/start").await;
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+    let (status, _, _, _) = call(Method::POST, "/containers/fresh/start").await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn not_found_from_backend() {
+    let (status, _, body, _) = call(Method::GET, "/containers/missing/json").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "No such container: missing");
+}
+
+#[tokio::test]
+async fn query_parameters_reach_the_backend() {
+    let (status, _, _, calls) = call(Method::POST, "/containers/abc/stop?t=5&signal=SIGINT").await;
+    assert_eq!(status, 204);
+    assert_eq!(calls, vec![r#"stop abc signal=Some("SIGINT") t=Some(5)"#]);
+
+    let filters = "%7B%22status%22%3A%5B%22exited%22%5D%7D";
+    let (_, _, body, calls) = call(
+        Method::GET,
+        &format!("/containers/json?all=1&limit=-1&filters={filters}"),
+    )
+    .await;
+    assert_eq!(&body[..], b"[]");
+    assert_eq!(
+        calls,
+        vec![r#"list all=true limit=None filters={"status": ["exited"]}"#]
+    );
+
+    let (status, _, body, _) = call(Method::POST, "/containers/abc/stop?t=soon").await;
+    assert_eq!(status, 400);
+    assert!(message(&body).contains("t"));
+
+    let (status, _, _, calls) = call(Method::POST, "/containers/abc/resize?h=24&w=80").await;
+    assert_eq!(status, 200);
+    assert_eq!(calls, vec!["resize abc 24x80"]);
+
+    let (status, _, _, calls) = call(Method::DELETE, "/containers/abc?force=1&v=true").await;
+    assert_eq!(status, 204);
+    assert_eq!(calls, vec!["remove abc force=true v=true"]);
+}
+
+#[tokio::test]
+async fn version_injects_api_range() {
+    let (status, _, body, _) = call(Method::GET, "/version").await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["ApiVersion"], "1.50");
+    assert_eq!(v["MinAPIVersion"], "1.24");
+    assert_eq!(v["Version"], "28.2.2-shoal");
+}
+
+#[tokio::test]
+async fn unsupported_features_fail_cleanly() {
+    let (status, _, body, _) = call(Method::GET, "/v1.50/networks").await;
+    assert_eq!(status, 501);
+    assert_eq!(message(&body), "Shoal does not support networks yet");
+    let (status, _, _, _) = call(Method::POST, "/volumes/create").await;
+    assert_eq!(status, 501);
+    // One object: there is none, as dockerd would say (docker inspect
+    // relies on it to try the next kind).
+    let (status, _, body, _) = call(Method::GET, "/v1.50/volumes/abc").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "get abc: no such volume");
+    let (status, _, body, _) = call(Method::GET, "/networks/abc").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "network abc not found");
+    let (status, _, body, _) = call(Method::GET, "/plugins/abc/json").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "plugin \"abc\" not found");
+    let (status, _, _, _) = call(Method::GET, "/plugins").await;
+    assert_eq!(status, 501);
+    for uri in [
+        "/nodes",
+        "/services/x",
+        "/swarm",
+        "/tasks",
+        "/secrets",
+        "/configs",
+    ] {
+        let (status, _, body, _) = call(Method::GET, uri).await;
+        assert_eq!(status, 503, "{uri}");
+        assert_eq!(
+            message(&body),
+            "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm \
+             join\" to connect this node to swarm and try again."
+        );
+    }
+    let (status, _, _, _) = call(Method::GET, "/containers/abc/stats").await;
+    assert_eq!(status, 501);
+    let (status, _, _, _) = call(Method::GET, "/images/search?term=x").await;
+    assert_eq!(status, 501);
+}
+
+#[tokio::test]
+async fn wrong_method_is_json() {
+    let (status, _, body, _) = call(Method::PUT, "/_ping").await;
+    assert_eq!(status, 405);
+    assert_eq!(message(&body), "method not allowed");
+}
+
+#[tokio::test]
+async fn panics_become_500_json() {
+    let (status, _, body, _) = call(Method::GET, "/containers/boom/top").await;
+    assert_eq!(status, 500);
+    assert!(message(&body).contains("fake backend exploded"));
+}
+
+#[tokio::test]
+async fn image_names_with_slashes() {
+    let (status, _, _, calls) =
+        call(Method::GET, "/v1.48/images/localhost:5000/team/app:1/json").await;
+    assert_eq!(status, 200);
+    assert_eq!(calls, vec!["image-inspect localhost:5000/team/app:1"]);
+
+    let (status, _, body, _) = call(Method::GET, "/images/missing/json").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "No such image: missing");
+
+    let (status, _, _, calls) = call(Method::POST, "/images/busybox/tag?repo=reg/app&tag=v2").await;
+    assert_eq!(status, 201);
+    assert_eq!(calls, vec![r#"tag busybox reg/app Some("v2")"#]);
+
+    let (status, _, _, calls) = call(Method::DELETE, "/images/reg/app:v2?force=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(calls, vec!["rmi reg/app:v2 force=true noprune=false"]);
+
+    let (status, h, body, calls) = call(Method::GET, "/images/get?names=a&names=b%2Fc").await;
+    assert_eq!(status, 200);
+    assert_eq!(h["content-type"], "application/x-tar");
+    assert_eq!(&body[..], b"tarball");
+    assert_eq!(calls, vec![r#"save ["a", "b/c"]"#]);
+
+    let (status, _, body, _) = call(Method::GET, "/images/busybox/bogus").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "page not found");
+}
+
+#[tokio::test]
+async fn image_create_pulls_or_imports() {
+    let (status, h, body, calls) = call_with(
+        Method::POST,
+        "/images/create?fromImage=busybox&tag=latest",
+        &[("x-registry-auth", "e30=")],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(
+        &body[..],
+        b"{\"status\":\"Pulling\"}\r\n{\"status\":\"Done\"}\r\n"
+    );
+    assert_eq!(
+        calls,
+        vec![r#"pull busybox Some("latest") auth=Some("e30=")"#]
+    );
+
+    let (status, _, _, calls) = call_with(
+        Method::POST,
+        "/images/create?fromSrc=-&repo=imp&changes=CMD%20sh&changes=ENV%20A%3D1",
+        &[],
+        b"rootfs-tar",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        calls,
+        vec![r#"import bytes=10 repo=Some("imp") changes=["CMD sh", "ENV A=1"]"#]
+    );
+
+    let (status, _, _, calls) =
+        call_with(Method::POST, "/images/load?quiet=1", &[], b"12345").await;
+    assert_eq!(status, 200);
+    assert_eq!(calls, vec!["load quiet=true bytes=5"]);
+}
+
+#[tokio::test]
+async fn logs_are_framed_with_timestamps() {
+    let (status, h, body, _) = call(
+        Method::GET,
+        "/containers/abc/logs?stdout=1&stderr=1&timestamps=1&tail=all",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        h["content-type"],
+        "application/vnd.docker.multiplexed-stream"
+    );
+    let mut d = stdcopy::Decoder::new();
+    d.push(&body);
+    let (s, data) = d.next_frame().unwrap().unwrap();
+    assert_eq!(s, StdStream::Stdout);
+    assert_eq!(&data[..], b"2023-11-14T22:13:20.000000000Z out\n");
+    let (s, _) = d.next_frame().unwrap().unwrap();
+    assert_eq!(s, StdStream::Stderr);
+
+    let (status, h, body, _) = call(Method::GET, "/v1.41/containers/tty/logs?stdout=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(h["content-type"], "application/vnd.docker.raw-stream");
+    assert_eq!(&body[..], b"out\nerr\n");
+
+    let (status, _, body, _) = call(Method::GET, "/containers/abc/logs").await;
+    assert_eq!(status, 400);
+    assert!(message(&body).contains("at least one stream"));
+}
+
+#[tokio::test]
+async fn events_are_json_lines() {
+    let (status, h, body, calls) =
+        call(Method::GET, "/events?since=1700000000.5&until=1700000100").await;
+    assert_eq!(status, 200);
+    assert_eq!(h["content-type"], "application/json");
+    let lines: Vec<serde_json::Value> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["Action"], "start");
+    assert_eq!(
+        calls,
+        vec!["events Some(1700000000.5) Some(1700000100.0) {}"]
+    );
+
+    let (status, _, _, _) = call(Method::GET, "/events?filters=%7Bbad").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn exec_create_and_detached_start() {
+    let ct = [("content-type", "application/json")];
+    let (status, _, body, calls) = call_with(
+        Method::POST,
+        "/containers/abc/exec",
+        &ct,
+        br#"{"Cmd":["true"]}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["Id"],
+        "e1"
+    );
+    assert_eq!(calls, vec![r#"exec-create abc Some(["true"])"#]);
+
+    let (status, _, body, calls) =
+        call_with(Method::POST, "/exec/e1/start", &ct, br#"{"Detach":true}"#).await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert_eq!(calls, vec!["exec-start e1 detach=true tty=None"]);
+
+    let (status, _, _, _) = call(Method::POST, "/exec/missing/start").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn attach_without_upgrade_streams_plain() {
+    // Old clients: no Upgrade header, output in a 200 body; the request
+    // body feeds stdin, and the echo backend ends output at stdin EOF.
+    let (status, h, body, calls) = call_with(
+        Method::POST,
+        "/containers/abc/attach?stream=1&stdin=1&stdout=1",
+        &[],
+        b"ping",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        h["content-type"],
+        "application/vnd.docker.multiplexed-stream"
+    );
+    assert_eq!(&body[..], &stdcopy::encode(StdStream::Stdout, b"ping")[..]);
+    assert_eq!(calls, vec!["attach abc stdin=true stream=true"]);
+
+    let (status, _, _, _) = call(Method::POST, "/containers/missing/attach?stream=1").await;
+    assert_eq!(status, 404);
+}
