@@ -141,6 +141,16 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
         .collect::<Result<Vec<_>, _>>()?;
     let _lock = lock_data_root(&cfg.data_root)?;
     write_pidfile(&cfg.pidfile)?;
+    // Bind before the slow parts so a bad address fails fast; connections
+    // wait in the backlog until the API is served.
+    let mut bound = Vec::with_capacity(listeners.len());
+    for l in &listeners {
+        bound.push(
+            shoal_api::server::bind(l)
+                .await
+                .map_err(|e| DaemonError::Listener(e.to_string()))?,
+        );
+    }
 
     let (supervisor, socket): (Option<Supervisor>, PathBuf) = match &cfg.containerd {
         Some(sock) => (None, sock.clone()),
@@ -193,10 +203,7 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
     };
     let router = shoal_api::router(backends);
     tracing::info!(hosts = ?cfg.hosts, "API listening");
-    let serve = shoal_api::server::serve(listeners, router, stop.clone());
-    if let Err(e) = serve.await {
-        tracing::error!(error = %e, "API server failed");
-    }
+    shoal_api::server::serve_bound(bound, router, stop.clone()).await;
 
     tracing::info!("shutting down; containers keep running (live-restore)");
     engine_stop.cancel();

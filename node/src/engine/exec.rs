@@ -136,7 +136,7 @@ impl Engine {
         let (out_tx, _) = broadcast::channel::<OutEvent>(1024);
         let rx = out_tx.subscribe();
         let span = tracing::info_span!("exec pump", exec.id = %ex.id);
-        let done = pump::spawn(self.tracker(), &io, Sinks { log: None, out: out_tx }, span)?;
+        let done = pump::spawn(self.tracker(), &io, Sinks { log: None, out: out_tx }, span, false)?;
         let stdin_writer = match &io.stdin {
             Some(p) => Some(FifoWriter::open(p)?),
             None => None,
@@ -155,13 +155,14 @@ impl Engine {
         });
         self.emit(&rec, &format!("exec_start: {}", ex.config.cmd.clone().unwrap_or_default().join(" ")), &[("execID", ex.id.clone())]);
         self.spawn_exec_waiter(ex.clone(), done, io.clone());
-        let stdin_sink = stdin_writer.map(|w| self.exec_stdin(w));
+        let stdin_sink = stdin_writer.map(|w| self.exec_stdin(w, rec.id.clone(), ex.id.clone()));
         let output = if detach { futures::stream::empty().boxed() } else { live_output(rx, true, true) };
         Ok(AttachIo { tty, output, stdin: stdin_sink })
     }
 
-    fn exec_stdin(&self, mut w: FifoWriter) -> StdinSink {
+    fn exec_stdin(&self, mut w: FifoWriter, cid: String, eid: String) -> StdinSink {
         let (client, mut ours) = tokio::io::duplex(64 * 1024);
+        let runtime = self.runtime().clone();
         self.tracker().spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
             loop {
@@ -175,6 +176,9 @@ impl Engine {
                 }
             }
             let _ = w.shutdown().await;
+            if let Err(e) = runtime.task_close_stdin(&cid, Some(&eid)).await {
+                tracing::debug!(error = %e, "closing exec stdin");
+            }
         });
         Box::new(client)
     }

@@ -26,12 +26,16 @@ pub struct Sinks {
 /// Opens the output FIFOs of `io` and copies them to `sinks` until the
 /// process has exited and everything was read; then sends [`OutEvent::End`].
 /// The returned receiver turns `true` at that point.
+/// `reattach` is for a process that was already running before this
+/// daemon started (its FIFOs may already be closed by the shim).
 pub fn spawn(
     tracker: &tokio_util::task::TaskTracker,
     io: &IoPaths,
     sinks: Sinks,
     span: tracing::Span,
+    reattach: bool,
 ) -> RuntimeResult<watch::Receiver<bool>> {
+    let open = |p: &Path| if reattach { FifoReader::reattach(p) } else { FifoReader::open(p) };
     let mut readers = Vec::new();
     if let Some(p) = &io.stdout {
         readers.push((StdStream::Stdout, open(p)?));
@@ -54,10 +58,6 @@ pub fn spawn(
         let _ = done_tx.send(true);
     });
     Ok(done_rx)
-}
-
-fn open(path: &Path) -> RuntimeResult<FifoReader> {
-    FifoReader::open(path)
 }
 
 async fn copy(stream: StdStream, mut reader: FifoReader, sinks: Sinks) {

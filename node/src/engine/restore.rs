@@ -71,7 +71,7 @@ impl Engine {
         match task {
             Some(t) if matches!(t.status, TaskStatus::Running | TaskStatus::Paused | TaskStatus::Pausing) => {
                 let io = self.init_io(&rec);
-                if let Err(e) = self.connect_io(c, &rec, &io).await {
+                if let Err(e) = self.connect_io(c, &rec, &io, true).await {
                     tracing::warn!(container.id = %rec.id, error = %e, "reconnecting output");
                 }
                 let status = if t.status == TaskStatus::Running { Status::Running } else { Status::Paused };

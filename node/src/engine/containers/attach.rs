@@ -43,6 +43,7 @@ pub(crate) fn live_output(
 /// closes it at client EOF when the container has `StdinOnce`.
 fn stdin_forwarder(engine: &Engine, c: Arc<Container>, once: bool) -> StdinSink {
     let (client, mut ours) = tokio::io::duplex(64 * 1024);
+    let runtime = engine.runtime().clone();
     engine.tracker().spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
         loop {
@@ -65,6 +66,10 @@ fn stdin_forwarder(engine: &Engine, c: Arc<Container>, once: bool) -> StdinSink 
             let mut guard = c.stdin.lock().await;
             if let Some(mut w) = guard.take() {
                 let _ = w.shutdown().await;
+                // The shim holds its own end open; only this makes the process see EOF.
+                if let Err(e) = runtime.task_close_stdin(&c.id, None).await {
+                    tracing::debug!(error = %e, "closing container stdin");
+                }
             }
         }
     });

@@ -129,10 +129,11 @@ impl Engine {
         c: &Arc<Container>,
         rec: &ContainerRecord,
         io: &IoPaths,
+        reattach: bool,
     ) -> EngineResult<()> {
         let sinks = self.sinks(c, rec)?;
         let span = tracing::info_span!("pump", container.id = %rec.id);
-        let done = pump::spawn(self.tracker(), io, sinks, span)?;
+        let done = pump::spawn(self.tracker(), io, sinks, span, reattach)?;
         *c.pumps_done.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
         if let Some(p) = &io.stdin {
             *c.stdin.lock().await = Some(FifoWriter::open(p)?);
@@ -150,7 +151,7 @@ impl Engine {
         let io = create_fifos(&dir, "init", rec.open_stdin(), rec.tty())?;
         let mounts = self.runtime().snapshot_mounts(&rec.id).await?;
         self.runtime().task_create(&rec.id, &mounts, &io).await?;
-        self.connect_io(c, rec, &io).await?;
+        self.connect_io(c, rec, &io, false).await?;
         let pid = self.runtime().task_start(&rec.id).await?;
         Ok(pid)
     }
