@@ -74,13 +74,13 @@ impl Filters {
     }
 }
 
-/// Docker's boolean query values: `1`, `true`, `True` are true; absent, `0`,
-/// `false` and empty are false.
+/// Docker's boolean query values (moby `httputils.BoolValue`): absent,
+/// empty, `0`, `no`, `false` and `none` (any case, trimmed) are false;
+/// anything else (`1`, `true`, `True`, ...) is true.
 pub fn parse_bool(raw: Option<&str>) -> bool {
-    matches!(
-        raw.map(str::trim),
-        Some("1") | Some("true") | Some("True") | Some("TRUE")
-    )
+    let Some(v) = raw else { return false };
+    let v = v.trim().to_ascii_lowercase();
+    !matches!(v.as_str(), "" | "0" | "no" | "false" | "none")
 }
 
 /// The raw query string as ordered pairs, read Docker's way: Go's
@@ -236,7 +236,12 @@ mod tests {
     fn bools_follow_docker() {
         assert!(parse_bool(Some("1")));
         assert!(parse_bool(Some("true")));
+        assert!(parse_bool(Some("True")));
+        assert!(parse_bool(Some("yes")));
         assert!(!parse_bool(Some("0")));
+        assert!(!parse_bool(Some("False")));
+        assert!(!parse_bool(Some(" no ")));
+        assert!(!parse_bool(Some("none")));
         assert!(!parse_bool(Some("")));
         assert!(!parse_bool(None));
     }

@@ -3,13 +3,22 @@
 //! This crate knows HTTP and Docker's types and nothing else: no containerd,
 //! no raft, no scheduler. Each resource has a router module with its own
 //! narrow backend trait (`routers::containers::ContainersBackend`, ...);
-//! `shoal-node` implements those traits and hands them to [`router`].
+//! `shoal-node` implements those traits and hands them to [`router`], then
+//! serves the result with [`server::serve`].
 //!
 //! ```text
-//! client ─> server (unix/tcp) ─> middleware (span, version prefix, panics)
-//!                                 └─> routers::<resource> ─> dyn <Resource>Backend
+//! client ─> server (unix/tcp, hyper http1 + upgrades)
+//!            └─> middleware: span, /vX.Y strip + range check, panic → 500,
+//!                 {"message"} for every error, Api-Version/Server/Ostype
+//!                 └─> routers::<resource>::handlers ─> dyn <Resource>Backend
+//!                 └─> routers::unsupported (501 / swarm 503), 404 fallback
 //! errors: backend ApiError ─> error::ApiError::into_response ─> {"message": ...}
+//! streams: OutputStream ─> stream::output (stdcopy / raw, timestamps)
+//!          AttachIo ─> stream::upgrade::hijack (101 UPGRADED, both ways)
 //! ```
+//!
+//! Handlers only parse, call the backend and encode; the request's API
+//! version is available to them as a [`version::ApiVersion`] extractor.
 
 pub mod error;
 pub mod extract;

@@ -121,10 +121,17 @@ impl BoundListener {
 pub async fn bind(listener: &Listener) -> io::Result<BoundListener> {
     match listener {
         Listener::Unix(path) => bind_unix(path).map(|l| BoundListener::Unix(l, path.clone())),
-        Listener::Tcp(addr) => TcpListener::bind(addr.as_str())
-            .await
-            .map(BoundListener::Tcp)
-            .map_err(|e| io::Error::new(e.kind(), format!("listen on tcp://{addr}: {e}"))),
+        Listener::Tcp(addr) => {
+            let l = TcpListener::bind(addr.as_str())
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("listen on tcp://{addr}: {e}")))?;
+            // Like dockerd without --tlsverify: anyone who can reach the port
+            // is root on this host.
+            if l.local_addr().is_ok_and(|a| !a.ip().is_loopback()) {
+                tracing::warn!(addr = %addr, "API listening on TCP without TLS is insecure");
+            }
+            Ok(BoundListener::Tcp(l))
+        }
     }
 }
 
@@ -327,6 +334,34 @@ mod tests {
         assert!(parse_host("ssh://host").is_err());
         assert!(parse_host("unix://relative.sock").is_err());
         assert!(parse_host("tcp://h:port").is_err());
+    }
+
+    #[tokio::test]
+    async fn tcp_listener_serves_and_stops() {
+        let l = bind(&parse_host("tcp://127.0.0.1:0").unwrap())
+            .await
+            .unwrap();
+        let addr = l.local_addr().trim_start_matches("tcp://").to_owned();
+        let router = axum::Router::new().route("/_ping", axum::routing::get(|| async { "OK" }));
+        let token = CancellationToken::new();
+        let server = tokio::spawn(serve_bound(vec![l], router, token.clone()));
+        let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let req = hyper::Request::get("/_ping")
+            .header("host", "docker")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        drop(sender);
+        token.cancel();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("idle server stops promptly")
+            .unwrap();
     }
 
     #[tokio::test]

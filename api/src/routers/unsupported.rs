@@ -56,6 +56,8 @@ pub(crate) fn routes() -> Router {
         .route("/build", not_implemented("image build"))
         .route("/build/prune", not_implemented("build cache"))
         .route("/session", not_implemented("build sessions"))
+        // BuildKit's gRPC endpoint (docker buildx), not in the swagger file.
+        .route("/grpc", not_implemented("image build"))
         .route("/images/search", not_implemented("image search"))
         .route("/auth", not_implemented("registry login"))
         .route("/swarm/init", post(swarm_mode_missing))

@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
 use axum::http::{HeaderValue, StatusCode};
@@ -139,23 +139,33 @@ fn plain_stream(
     shutdown: Option<ShutdownSignal>,
 ) -> Response {
     let AttachIo { tty, output, stdin } = io;
+    // With no request body there is no input yet, and closing stdin would
+    // end programs like `cat`: keep the sink open for as long as the output.
+    let mut keep_open = None;
     if let Some(sink) = stdin {
         let body = req.into_body();
-        tokio::spawn(async move {
-            let feed = feed_stdin(body, sink);
-            match shutdown {
-                Some(s) => {
-                    tokio::select! {
-                        _ = feed => {}
-                        _ = s.expired() => {}
+        if body.is_end_stream() {
+            keep_open = Some(sink);
+        } else {
+            tokio::spawn(async move {
+                let feed = feed_stdin(body, sink);
+                match shutdown {
+                    Some(s) => {
+                        tokio::select! {
+                            _ = feed => {}
+                            _ = s.expired() => {}
+                        }
                     }
+                    None => feed.await,
                 }
-                None => feed.await,
-            }
-        });
+            });
+        }
     }
-    let body = Body::from_stream(encode_output(output, tty, false).map(Ok::<_, Infallible>));
-    let mut resp = Response::new(body);
+    let body = encode_output(output, tty, false).map(move |b| {
+        let _keep = &keep_open;
+        Ok::<_, Infallible>(b)
+    });
+    let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
