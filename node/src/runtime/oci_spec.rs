@@ -1,1 +1,509 @@
-//! OCI runtime spec builder (pure).
+//! OCI runtime spec builder (pure): Docker container config in, the JSON
+//! spec containerd/runc run, out. It matches what dockerd generates
+//! (moby `oci/defaults.go` + `daemon/oci_linux.go`) where the CLI can see
+//! the difference: capabilities, mounts, env, masked paths, rlimits.
+//!
+//! The only I/O here is [`resolve_user`]/[`resolve_group`] (reading the
+//! container's `/etc/passwd` and `/etc/group`) and [`cgroup_v2`].
+//!
+//! Not generated (yet): a seccomp profile, AppArmor/SELinux labels,
+//! `HostConfig.Devices` and host devices for `--privileged`, `--init`,
+//! `container:<id>` namespace modes.
+
+mod caps;
+mod mounts;
+mod user;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use shoal_api::models::{ContainerConfig, HostConfig, HostConfigCgroupnsModeEnum};
+
+pub use caps::{ALL_CAPS, DEFAULT_CAPS, effective_caps};
+pub use mounts::{BindMount, DEFAULT_SHM_SIZE};
+pub use user::{resolve_group, resolve_in_root, resolve_user};
+
+/// OCI runtime-spec version written into specs (runc 1.1 accepts it).
+pub const OCI_VERSION: &str = "1.0.2";
+/// dockerd's default `PATH` for Linux containers.
+pub const DEFAULT_PATH_ENV: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The `RLIMIT_NOFILE` containers get from dockerd under systemd
+/// (`LimitNOFILE=infinity` → 1048576), unless `--ulimit nofile` says otherwise.
+pub const DEFAULT_NOFILE: u64 = 1_048_576;
+
+/// moby's default masked paths.
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+/// moby's default read-only paths.
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Errors from building a spec or resolving users.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// Neither `Entrypoint` nor `Cmd` gives a command.
+    #[error("no command specified")]
+    NoCommand,
+    /// A user or group name does not resolve (Docker's wording).
+    #[error("{0}")]
+    UserNotFound(String),
+    /// A named volume the engine did not resolve.
+    #[error("{0}")]
+    NotFound(String),
+    /// Invalid bind/mount/capability/ulimit settings (Docker's wording).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Reading the container's files failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The user a process runs as, resolved with [`resolve_user`] (plus
+/// `GroupAdd` gids appended by the engine).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedUser {
+    /// User ID.
+    pub uid: u32,
+    /// Primary group ID.
+    pub gid: u32,
+    /// Supplementary group IDs.
+    pub additional_gids: Vec<u32>,
+}
+
+/// The container's network namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// A new namespace with only loopback (`none`, and the default until
+    /// bridge networking attaches an interface).
+    #[default]
+    Isolated,
+    /// The host's namespace (`--network host`).
+    Host,
+    /// An existing namespace (bind-mounted netns file or `/proc/<pid>/ns/net`).
+    Path(PathBuf),
+}
+
+/// Everything the spec is built from: the merged Docker config and what the
+/// engine resolved around it.
+#[derive(Debug, Clone, Default)]
+pub struct SpecInput {
+    /// Container ID (used for the default hostname).
+    pub id: String,
+    /// Merged image + create config (Entrypoint/Cmd/Env/WorkingDir/Tty…).
+    pub config: ContainerConfig,
+    /// Host config.
+    pub host_config: HostConfig,
+    /// The resolved `Config.User`.
+    pub user: ResolvedUser,
+    /// Network namespace.
+    pub network: NetworkMode,
+    /// Host file bind-mounted on `/etc/hosts`.
+    pub hosts_path: Option<PathBuf>,
+    /// Host file bind-mounted on `/etc/resolv.conf`.
+    pub resolv_conf_path: Option<PathBuf>,
+    /// Host file bind-mounted on `/etc/hostname`.
+    pub hostname_path: Option<PathBuf>,
+    /// cgroup path for runc's cgroupfs driver, e.g. `/shoal/<id>`.
+    pub cgroups_path: String,
+    /// The host runs the unified cgroup v2 hierarchy (see [`cgroup_v2`]);
+    /// decides the default cgroup namespace mode, as in dockerd.
+    pub cgroup_v2: bool,
+    /// Named volume → host directory, for `Binds`/`Mounts` naming volumes.
+    pub volumes: HashMap<String, PathBuf>,
+    /// More binds the engine resolved (anonymous volumes, …).
+    pub extra_binds: Vec<BindMount>,
+}
+
+/// Whether `/sys/fs/cgroup` is the unified cgroup v2 hierarchy.
+pub fn cgroup_v2() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// dockerd's `ReplaceOrAppendEnvValues`: `KEY=v` replaces or appends;
+/// a bare `KEY` removes the default of that name.
+pub fn merge_env(defaults: &[String], overrides: &[String]) -> Vec<String> {
+    let key = |e: &str| {
+        e.split_once('=')
+            .map(|(k, _)| k.to_owned())
+            .unwrap_or_else(|| e.to_owned())
+    };
+    let mut out: Vec<String> = defaults.to_vec();
+    for o in overrides {
+        let k = key(o);
+        let pos = out.iter().position(|e| key(e) == k);
+        match (pos, o.contains('=')) {
+            (Some(i), true) => out[i] = o.clone(),
+            (Some(i), false) => {
+                out.remove(i);
+            }
+            (None, true) => out.push(o.clone()),
+            (None, false) => {}
+        }
+    }
+    out
+}
+
+/// A process environment like dockerd's `CreateDaemonEnvironment`: `PATH`,
+/// `HOSTNAME`, `TERM=xterm` with a tty, then the container's `Env`.
+pub fn container_env(tty: bool, hostname: &str, env: &[String]) -> Vec<String> {
+    let mut defaults = vec![DEFAULT_PATH_ENV.to_owned(), format!("HOSTNAME={hostname}")];
+    if tty {
+        defaults.push("TERM=xterm".to_owned());
+    }
+    merge_env(&defaults, env)
+}
+
+/// The hostname a container gets: `Config.Hostname`, else the short ID.
+pub fn hostname_of(input: &SpecInput) -> String {
+    match input.config.hostname.as_deref() {
+        Some(h) if !h.is_empty() => h.to_owned(),
+        _ => input.id.chars().take(12).collect(),
+    }
+}
+
+fn rlimits(hc: &HostConfig) -> Result<Vec<Value>, SpecError> {
+    let mut limits: Vec<(String, u64, u64)> =
+        vec![("RLIMIT_NOFILE".into(), DEFAULT_NOFILE, DEFAULT_NOFILE)];
+    for u in hc.ulimits.iter().flatten() {
+        let name = u.name.as_deref().unwrap_or_default();
+        if name.is_empty() {
+            return Err(SpecError::InvalidArgument(
+                "invalid ulimit: empty name".into(),
+            ));
+        }
+        let kind = format!("RLIMIT_{}", name.to_ascii_uppercase());
+        let soft = u.soft.unwrap_or(0);
+        let hard = u.hard.unwrap_or(soft);
+        if soft > hard {
+            return Err(SpecError::InvalidArgument(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            )));
+        }
+        // -1 means unlimited (RLIM_INFINITY).
+        let conv = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
+        limits.retain(|(k, _, _)| *k != kind);
+        limits.push((kind, conv(soft), conv(hard)));
+    }
+    Ok(limits
+        .into_iter()
+        .map(|(t, soft, hard)| json!({"type": t, "soft": soft, "hard": hard}))
+        .collect())
+}
+
+fn no_new_privileges(hc: &HostConfig) -> bool {
+    hc.security_opt.iter().flatten().any(|o| {
+        matches!(
+            o.as_str(),
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+        )
+    })
+}
+
+fn resources(hc: &HostConfig, privileged: bool) -> Value {
+    let mut r = Map::new();
+    let devices = if privileged {
+        json!([{"allow": true, "access": "rwm"}])
+    } else {
+        // moby's default device cgroup rules; runc adds the standard
+        // /dev nodes (null, zero, full, tty, random, urandom, ptmx, pts) itself.
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+        ])
+    };
+    r.insert("devices".into(), devices);
+    let mut mem = Map::new();
+    if let Some(m) = hc.memory.filter(|m| *m > 0) {
+        mem.insert("limit".into(), json!(m));
+    }
+    if let Some(s) = hc.memory_swap.filter(|s| *s > 0 || *s == -1) {
+        mem.insert("swap".into(), json!(s));
+    }
+    if let Some(m) = hc.memory_reservation.filter(|m| *m > 0) {
+        mem.insert("reservation".into(), json!(m));
+    }
+    if let Some(s) = hc.memory_swappiness.filter(|s| (0..=100).contains(s)) {
+        mem.insert("swappiness".into(), json!(s));
+    }
+    if hc.oom_kill_disable == Some(true) {
+        mem.insert("disableOOMKiller".into(), json!(true));
+    }
+    if !mem.is_empty() {
+        r.insert("memory".into(), Value::Object(mem));
+    }
+    let mut cpu = Map::new();
+    if let Some(s) = hc.cpu_shares.filter(|s| *s > 0) {
+        cpu.insert("shares".into(), json!(s));
+    }
+    if let Some(n) = hc.nano_cpus.filter(|n| *n > 0) {
+        // dockerd: --cpus=N is quota N*period over a 100ms period.
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert("quota".into(), json!(n / 10_000));
+    } else {
+        if let Some(p) = hc.cpu_period.filter(|p| *p > 0) {
+            cpu.insert("period".into(), json!(p));
+        }
+        if let Some(q) = hc.cpu_quota.filter(|q| *q > 0) {
+            cpu.insert("quota".into(), json!(q));
+        }
+    }
+    if let Some(c) = hc.cpuset_cpus.as_ref().filter(|c| !c.is_empty()) {
+        cpu.insert("cpus".into(), json!(c));
+    }
+    if let Some(m) = hc.cpuset_mems.as_ref().filter(|m| !m.is_empty()) {
+        cpu.insert("mems".into(), json!(m));
+    }
+    if !cpu.is_empty() {
+        r.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        r.insert("pids".into(), json!({"limit": p}));
+    }
+    if let Some(w) = hc.blkio_weight.filter(|w| *w > 0) {
+        r.insert("blockIO".into(), json!({"weight": w}));
+    }
+    Value::Object(r)
+}
+
+fn namespaces(input: &SpecInput) -> Vec<Value> {
+    let hc = &input.host_config;
+    let is_host = |m: &Option<String>| m.as_deref() == Some("host");
+    let mut ns = vec![json!({"type": "mount"})];
+    match &input.network {
+        NetworkMode::Host => {}
+        NetworkMode::Isolated => ns.push(json!({"type": "network"})),
+        NetworkMode::Path(p) => ns.push(json!({"type": "network", "path": p})),
+    }
+    if !is_host(&hc.uts_mode) {
+        ns.push(json!({"type": "uts"}));
+    }
+    if !is_host(&hc.pid_mode) {
+        ns.push(json!({"type": "pid"}));
+    }
+    if !is_host(&hc.ipc_mode) {
+        ns.push(json!({"type": "ipc"}));
+    }
+    let private_cgroupns = match hc.cgroupns_mode {
+        Some(HostConfigCgroupnsModeEnum::PRIVATE) => true,
+        Some(HostConfigCgroupnsModeEnum::HOST) => false,
+        // dockerd's default: private on cgroup v2, host on v1.
+        _ => input.cgroup_v2,
+    };
+    if private_cgroupns {
+        ns.push(json!({"type": "cgroup"}));
+    }
+    ns
+}
+
+/// Builds the container's OCI runtime spec.
+///
+/// Errors: [`SpecError::NoCommand`] without Entrypoint/Cmd,
+/// `InvalidArgument` for bad binds/mounts/capabilities/ulimits, `NotFound`
+/// for a volume missing from `input.volumes`.
+pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
+    let cfg = &input.config;
+    let hc = &input.host_config;
+    let privileged = hc.privileged.unwrap_or(false);
+    let tty = cfg.tty.unwrap_or(false);
+
+    let args: Vec<String> = cfg
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(cfg.cmd.iter().flatten())
+        .cloned()
+        .collect();
+    if args.is_empty() {
+        return Err(SpecError::NoCommand);
+    }
+    let hostname = hostname_of(input);
+    let env = container_env(tty, &hostname, cfg.env.as_deref().unwrap_or_default());
+    let cwd = match cfg.working_dir.as_deref() {
+        Some(d) if !d.is_empty() => d.to_owned(),
+        _ => "/".to_owned(),
+    };
+    let caps = effective_caps(
+        hc.cap_add.as_deref().unwrap_or_default(),
+        hc.cap_drop.as_deref().unwrap_or_default(),
+        privileged,
+    )?;
+
+    let mut process = json!({
+        "terminal": tty,
+        "user": {
+            "uid": input.user.uid,
+            "gid": input.user.gid,
+            "additionalGids": input.user.additional_gids,
+        },
+        "args": args,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "rlimits": rlimits(hc)?,
+        "noNewPrivileges": no_new_privileges(hc),
+    });
+    if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
+        process["oomScoreAdj"] = json!(adj);
+    }
+
+    let readonly_rootfs = hc.readonly_rootfs.unwrap_or(false);
+    let shm = hc.shm_size.filter(|s| *s > 0).unwrap_or(DEFAULT_SHM_SIZE);
+    let files = [
+        ("/etc/resolv.conf", input.resolv_conf_path.as_deref()),
+        ("/etc/hostname", input.hostname_path.as_deref()),
+        ("/etc/hosts", input.hosts_path.as_deref()),
+    ];
+    let user = mounts::user_mounts(
+        hc,
+        &files,
+        readonly_rootfs,
+        &input.volumes,
+        &input.extra_binds,
+    )?;
+    let (all_mounts, propagation) = mounts::merge(mounts::default_mounts(privileged, shm), user);
+
+    let (masked, readonly): (Vec<String>, Vec<String>) = if privileged {
+        (vec![], vec![])
+    } else {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        (
+            hc.masked_paths.clone().unwrap_or_else(|| own(MASKED_PATHS)),
+            hc.readonly_paths
+                .clone()
+                .unwrap_or_else(|| own(READONLY_PATHS)),
+        )
+    };
+    let mut linux = json!({
+        "namespaces": namespaces(input),
+        "resources": resources(hc, privileged),
+        "maskedPaths": masked,
+        "readonlyPaths": readonly,
+    });
+    if !input.cgroups_path.is_empty() {
+        linux["cgroupsPath"] = json!(input.cgroups_path);
+    }
+    if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {
+        linux["sysctl"] = json!(sysctls);
+    }
+    if let Some(p) = propagation {
+        linux["rootfsPropagation"] = json!(p);
+    }
+
+    let mut spec = json!({
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": "rootfs", "readonly": readonly_rootfs},
+        "mounts": all_mounts.iter().map(|m| m.to_json()).collect::<Vec<_>>(),
+        "linux": linux,
+    });
+    if hc.uts_mode.as_deref() != Some("host") {
+        spec["hostname"] = json!(hostname);
+        if let Some(d) = cfg.domainname.as_deref().filter(|d| !d.is_empty()) {
+            spec["domainname"] = json!(d);
+        }
+    }
+    Ok(spec)
+}
+
+/// What `docker exec` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ExecConfig {
+    /// Command and arguments.
+    pub args: Vec<String>,
+    /// The exec's own `Env` (applied over the container's).
+    pub env: Vec<String>,
+    /// The container's `Config.Env`.
+    pub container_env: Vec<String>,
+    /// The container's hostname (for `HOSTNAME`).
+    pub hostname: String,
+    /// The resolved exec user (the container's user when `User` is empty).
+    pub user: ResolvedUser,
+    /// Allocate a tty.
+    pub tty: bool,
+    /// Working directory; the container's when `None`.
+    pub cwd: Option<String>,
+    /// `--privileged`: every capability.
+    pub privileged: bool,
+}
+
+/// The OCI `process` for an exec. Like dockerd it starts from the
+/// container's own process (`container_spec["process"]`: capabilities,
+/// rlimits, no-new-privileges) and replaces args, env, user, terminal and
+/// cwd.
+pub fn exec_process(container_spec: &Value, exec: &ExecConfig) -> Value {
+    let mut p = match container_spec.get("process") {
+        Some(Value::Object(o)) => Value::Object(o.clone()),
+        _ => {
+            let caps: Vec<&str> = DEFAULT_CAPS.to_vec();
+            json!({
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "cwd": "/",
+            })
+        }
+    };
+    let env = merge_env(
+        &container_env(exec.tty, &exec.hostname, &exec.container_env),
+        &exec.env,
+    );
+    p["args"] = json!(exec.args);
+    p["env"] = json!(env);
+    p["terminal"] = json!(exec.tty);
+    p["user"] = json!({
+        "uid": exec.user.uid,
+        "gid": exec.user.gid,
+        "additionalGids": exec.user.additional_gids,
+    });
+    if let Some(cwd) = exec.cwd.as_deref().filter(|c| !c.is_empty()) {
+        p["cwd"] = json!(cwd);
+    }
+    if exec.privileged {
+        p["capabilities"] =
+            json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
+    }
+    if let Some(o) = p.as_object_mut() {
+        o.remove("consoleSize");
+    }
+    p
+}
+
+/// Where [`resolve_user`] reads from for a running container: its init
+/// process's root.
+pub fn proc_root(pid: u32) -> PathBuf {
+    Path::new("/proc").join(pid.to_string()).join("root")
+}
+
+#[cfg(test)]
+mod tests;
