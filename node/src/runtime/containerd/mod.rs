@@ -12,7 +12,9 @@ mod leases;
 mod snapshots;
 mod tasks;
 
+pub use content::ContentInfo;
 pub use errors::status_to_error;
+pub use snapshots::SnapshotInfo;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
