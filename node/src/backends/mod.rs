@@ -1,3 +1,5 @@
 //! The only place that implements `shoal_api` backend traits: thin adapters
 //! from the API's calls to the engine and image service, and the one place
 //! domain errors become `ApiError`s.
+
+pub mod images;
