@@ -5,4 +5,5 @@
 pub mod containers;
 pub mod errors;
 pub mod exec;
+pub mod images;
 pub mod system;

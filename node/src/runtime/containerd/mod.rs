@@ -13,7 +13,9 @@ mod snapshots;
 mod tasks;
 
 pub use containers::ContainerRecord;
+pub use content::ContentInfo;
 pub use errors::status_to_error;
+pub use snapshots::SnapshotInfo;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
