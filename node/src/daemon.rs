@@ -171,7 +171,7 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
     let tracker = TaskTracker::new();
     let engine_stop = CancellationToken::new();
     let events = Arc::new(EventsBus::new());
-    let images = Arc::new(ImageService::new(runtime.clone(), events.clone(), cfg.data_root.clone()));
+    let images = ImageService::new(runtime.clone(), events.clone(), cfg.data_root.clone());
     let engine = Engine::open(
         EngineConfig {
             data_root: cfg.data_root.clone(),

@@ -12,8 +12,8 @@ use shoal_api::models::{
 use shoal_api::routers::images::{ImagesBackend, ImportOptions, ProgressStream};
 use shoal_api::stream::ByteStream;
 
-use crate::image::{DeleteItem, ImageError, ImageService, ImportRequest, Reference};
-use crate::runtime::RuntimeError;
+use super::errors::image_error;
+use crate::image::{DeleteItem, ImageService, ImportRequest, Reference};
 
 /// The images router's backend.
 #[derive(Debug, Clone)]
@@ -30,27 +30,6 @@ impl ImagesApi {
 
 /// Image errors to API errors; exhaustive so a new variant needs a
 /// decision. Texts are dockerd's (`No such image: X`, `conflict: …`).
-pub fn image_error(e: ImageError) -> ApiError {
-    match e {
-        ImageError::NotFound(_) => ApiError::not_found(e.to_string()),
-        ImageError::Invalid(m) => ApiError::invalid(m),
-        ImageError::Conflict(m) => ApiError::conflict(m),
-        ImageError::Runtime(r) => runtime_error(r),
-        ImageError::Io { .. } => ApiError::internal(e.to_string()),
-    }
-}
-
-fn runtime_error(e: RuntimeError) -> ApiError {
-    match e {
-        RuntimeError::NotFound(_) => ApiError::not_found(e.to_string()),
-        RuntimeError::AlreadyExists(_) | RuntimeError::FailedPrecondition(_) => {
-            ApiError::conflict(e.to_string())
-        }
-        RuntimeError::InvalidArgument(_) => ApiError::invalid(e.to_string()),
-        RuntimeError::Unavailable(_) => ApiError::unavailable(e.to_string()),
-        RuntimeError::Io { .. } | RuntimeError::Internal(_) => ApiError::internal(e.to_string()),
-    }
-}
 
 fn delete_items(items: Vec<DeleteItem>) -> Vec<ImageDeleteResponseItem> {
     items
@@ -166,6 +145,8 @@ impl ImagesBackend for ImagesApi {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::image::ImageError;
+    use crate::runtime::RuntimeError;
     use shoal_api::error::ErrorKind;
 
     #[test]

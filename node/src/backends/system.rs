@@ -47,7 +47,7 @@ pub struct SystemApi {
     /// Containers.
     pub engine: Engine,
     /// Images.
-    pub images: Arc<ImageService>,
+    pub images: ImageService,
     /// Events.
     pub events: Arc<EventsBus>,
     /// Static facts.
@@ -163,12 +163,7 @@ impl SystemBackend for SystemApi {
             all.iter().filter(|c| c.state.map(|x| x.to_string()).as_deref() == Some(s)).count()
                 as i64
         };
-        let images = self
-            .images
-            .list_summaries()
-            .await
-            .map_err(image_error)?
-            .len() as i64;
+        let images = self.images.list(&Default::default()).await.map_err(image_error)?.len() as i64;
         let cgroup2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let mut runtimes = HashMap::new();
         runtimes.insert("runc".to_string(), RuntimeInfo { path: Some("runc".into()), ..Default::default() });
@@ -301,7 +296,14 @@ impl SystemBackend for SystemApi {
             .list(ListOptions { all: true, size: true, ..Default::default() })
             .await
             .map_err(engine_error)?;
-        let images = self.images.list_summaries().await.map_err(image_error)?;
+        let images: Vec<_> = self
+            .images
+            .list(&Default::default())
+            .await
+            .map_err(image_error)?
+            .iter()
+            .map(|e| e.summary())
+            .collect();
         let layers_size = images.iter().map(|i| i.size).sum();
         Ok(SystemDataUsageResponse {
             layers_size: Some(layers_size),

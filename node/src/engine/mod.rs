@@ -65,7 +65,7 @@ pub struct Engine {
 struct Inner {
     cfg: EngineConfig,
     runtime: Runtime,
-    images: Arc<ImageService>,
+    images: ImageService,
     events: Arc<EventsBus>,
     store: ContainerStore,
     containers: RwLock<HashMap<String, Arc<Container>>>,
@@ -80,7 +80,7 @@ impl Engine {
     pub async fn open(
         cfg: EngineConfig,
         runtime: Runtime,
-        images: Arc<ImageService>,
+        images: ImageService,
         events: Arc<EventsBus>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
@@ -226,6 +226,15 @@ impl ImageUsage for Engine {
             .iter()
             .map(|c| c.snapshot())
             .filter(|r| r.image_id == image_id)
+            .map(|r| r.id)
+            .collect()
+    }
+
+    fn running_containers_using(&self, image_id: &str) -> Vec<String> {
+        self.all()
+            .iter()
+            .map(|c| c.snapshot())
+            .filter(|r| r.image_id == image_id && r.state.status.is_live())
             .map(|r| r.id)
             .collect()
     }

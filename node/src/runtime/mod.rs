@@ -18,6 +18,7 @@
 
 pub mod containerd;
 pub mod io;
+pub mod mount;
 pub mod oci_spec;
 pub mod supervisor;
 

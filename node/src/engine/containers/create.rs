@@ -285,9 +285,48 @@ impl Engine {
         let dir = self.container_dir(&rec.id);
         std::fs::create_dir_all(&dir).map_err(EngineError::io("creating container dir"))?;
         self.write_etc_files(&rec)?;
-        let mounts = self.runtime().snapshot_prepare(&rec.id, image.chain_id.as_deref()).await?;
+        // The lease keeps the new snapshot from garbage collection until the
+        // containerd container that references it exists.
+        let lease = format!("shoal-create-{}", rec.id);
+        self.runtime().create_lease(&lease, std::time::Duration::from_secs(3600)).await?;
+        let res = self.prepare_rootfs(&mut rec, image, &lease).await;
+        let res = match res {
+            Ok(()) => self.create_runtime_container(&rec).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.runtime().delete_lease(&lease, false).await {
+            tracing::warn!(error = %e, "deleting create lease");
+        }
+        res?;
+        Ok(rec)
+    }
+
+    /// Prepares the rootfs snapshot; resolves the user and creates the
+    /// working directory in it when the config needs that (a mount costs
+    /// time, so plain numeric users skip it).
+    async fn prepare_rootfs(
+        &self,
+        rec: &mut ContainerRecord,
+        image: &ResolvedImage,
+        lease: &str,
+    ) -> EngineResult<()> {
+        let mounts = self
+            .runtime()
+            .prepare_snapshot(lease, &rec.id, image.chain_id.as_deref(), HashMap::new())
+            .await?;
         let user = rec.config.user.clone().unwrap_or_default();
         let workdir = rec.config.working_dir.clone().unwrap_or_default();
+        // Only `uid:gid` in numbers needs nothing from the image: a name, or
+        // a bare uid (whose supplementary groups come from /etc/group, as
+        // for root in dockerd), is resolved against the rootfs.
+        let numeric = user.split(':').count() == 2
+            && user.split(':').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if numeric && (workdir.is_empty() || workdir == "/") {
+            let mut parts = user.split(':');
+            rec.uid = parts.next().and_then(|u| u.parse().ok()).unwrap_or(0);
+            rec.gid = parts.next().and_then(|g| g.parse().ok()).unwrap_or(0);
+            return Ok(());
+        }
         let base = self.cfg().exec_root.join("mnt");
         let resolved = crate::runtime::mount::with_mounted(&base, &mounts, move |root| {
             if !workdir.is_empty() {
@@ -302,8 +341,7 @@ impl Engine {
         rec.uid = uid;
         rec.gid = gid;
         rec.additional_gids = groups;
-        self.create_runtime_container(&rec).await?;
-        Ok(rec)
+        Ok(())
     }
 
     /// (Re)creates the containerd container for `rec` from its spec.
@@ -324,7 +362,7 @@ impl Engine {
 
     async fn rollback_create(&self, rec: &ContainerRecord) {
         let _ = self.runtime().container_delete(&rec.id).await;
-        let _ = self.runtime().snapshot_remove(&rec.id).await;
+        let _ = self.runtime().remove_snapshot(&rec.id).await;
         let _ = std::fs::remove_dir_all(self.container_dir(&rec.id));
         if let Err(e) = self.store().remove(&rec.id, &rec.name) {
             tracing::error!(container.id = %rec.id, error = %e, "rolling back create");

@@ -105,8 +105,8 @@ impl Engine {
         let mut ancestors = Vec::new();
         for a in f.get("ancestor") {
             // An unknown image simply matches nothing, as in dockerd.
-            if let Ok(img) = self.images().resolve_id(a).await {
-                ancestors.push(img);
+            if let Ok(img) = self.images().get(a).await {
+                ancestors.push(img.id);
             }
         }
         let all = opts.all

@@ -33,7 +33,7 @@ impl Engine {
             if filters.get("label!").iter().any(|l| label_matches(&labels, l)) {
                 continue;
             }
-            let size = self.runtime().snapshot_usage(&rec.id).await.map(|u| u.0).unwrap_or(0);
+            let size = self.runtime().snapshot_usage(&rec.id).await.unwrap_or(0);
             match self.remove_container(&c, false).await {
                 Ok(()) => {
                     deleted.push(rec.id);

@@ -51,7 +51,7 @@ impl Engine {
         let _ = self.runtime().task_delete(&rec.id).await;
         for r in [
             self.runtime().container_delete(&rec.id).await,
-            self.runtime().snapshot_remove(&rec.id).await,
+            self.runtime().remove_snapshot(&rec.id).await,
         ] {
             match r {
                 Ok(()) | Err(RuntimeError::NotFound(_)) => {}
