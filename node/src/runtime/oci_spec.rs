@@ -29,9 +29,6 @@ pub const OCI_VERSION: &str = "1.0.2";
 /// dockerd's default `PATH` for Linux containers.
 pub const DEFAULT_PATH_ENV: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// The `RLIMIT_NOFILE` containers get from dockerd under systemd
-/// (`LimitNOFILE=infinity` → 1048576), unless `--ulimit nofile` says otherwise.
-pub const DEFAULT_NOFILE: u64 = 1_048_576;
 
 /// moby's default masked paths.
 const MASKED_PATHS: &[&str] = &[
@@ -188,9 +185,13 @@ pub fn hostname_of(input: &SpecInput) -> String {
     }
 }
 
+/// `--ulimit`s only. Without one, a container inherits the shim's limits,
+/// which are containerd's with the soft NOFILE raised to the hard one (Go
+/// does that at start-up): the same 1048576 dockerd containers see under
+/// systemd. A fixed default would fail on hosts with a lower hard limit
+/// (raising it needs CAP_SYS_RESOURCE outside any user namespace).
 fn rlimits(hc: &HostConfig) -> Result<Vec<Value>, SpecError> {
-    let mut limits: Vec<(String, u64, u64)> =
-        vec![("RLIMIT_NOFILE".into(), DEFAULT_NOFILE, DEFAULT_NOFILE)];
+    let mut limits: Vec<(String, u64, u64)> = Vec::new();
     for u in hc.ulimits.iter().flatten() {
         let name = u.name.as_deref().unwrap_or_default();
         if name.is_empty() {

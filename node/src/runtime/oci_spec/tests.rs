@@ -62,10 +62,7 @@ fn defaults_match_dockerd() {
         p["capabilities"]["bounding"]
     );
     assert!(p["capabilities"].get("inheritable").is_none());
-    assert_eq!(
-        p["rlimits"],
-        json!([{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}])
-    );
+    assert_eq!(p["rlimits"], json!([]));
     assert_eq!(p["noNewPrivileges"], false);
     assert_eq!(
         ns_types(&spec),
