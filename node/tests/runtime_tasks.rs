@@ -1,5 +1,7 @@
 //! Containers, tasks, execs and FIFO IO against a real containerd + runc.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod runtime_support;
 
 use std::time::Duration;

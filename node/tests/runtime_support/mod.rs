@@ -2,7 +2,7 @@
 //! (via `Supervisor`) on temp dirs, and a busybox rootfs bind-mounted as
 //! each container's root. Needs root, containerd 1.6 and runc.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
