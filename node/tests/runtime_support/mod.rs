@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "sleep", "cat", "id", "ls", "tty", "true", "false", "printf", "seq", "test",
+    "grep", "pwd", "touch", "hostname",
 ];
 
 /// One test's private containerd and scratch space.
@@ -94,14 +95,20 @@ impl Env {
 
     /// Creates the container and its task (not started).
     pub async fn create(&self, id: &str, cmd: &[&str], stdin: bool, tty: bool) -> IoPaths {
+        self.create_with_spec(id, &Self::spec(id, cmd, tty), stdin, tty)
+            .await
+    }
+
+    /// Like [`Env::create`] with a caller-built spec.
+    pub async fn create_with_spec(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+        stdin: bool,
+        tty: bool,
+    ) -> IoPaths {
         self.rt
-            .container_create(
-                id,
-                &Self::spec(id, cmd, tty),
-                None,
-                "busybox",
-                Default::default(),
-            )
+            .container_create(id, spec, None, "busybox", Default::default())
             .await
             .unwrap();
         let io = shoal_node::runtime::io::create_fifos(&self.fifo_dir(), id, stdin, tty).unwrap();
