@@ -138,3 +138,39 @@ async fn tty_with_stdin() {
     env.remove(&id).await;
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn privileged_and_device_mappings() {
+    let env = Env::new().await;
+    let id = Env::id("priv");
+    let script = "grep CapBnd /proc/self/status; echo x > /dev/mynull && echo wrote; \
+                  test -c /dev/full && echo host-devices";
+    let mut input = SpecInput {
+        id: id.clone(),
+        cgroups_path: format!("/shoal-test/{id}"),
+        cgroup_v2: oci_spec::cgroup_v2(),
+        ..Default::default()
+    };
+    input.config.cmd = Some(vec!["sh".into(), "-c".into(), script.into()]);
+    input.host_config.privileged = Some(true);
+    input.available_caps = Some(oci_spec::host_caps());
+    input.devices = oci_spec::device_mappings(&[shoal_api::models::DeviceMapping {
+        path_on_host: Some("/dev/null".into()),
+        path_in_container: Some("/dev/mynull".into()),
+        cgroup_permissions: Some("rwm".into()),
+    }])
+    .unwrap();
+    input.devices.extend(oci_spec::host_devices());
+    let spec = oci_spec::build_spec(&input).unwrap();
+    let io = env.create_with_spec(&id, &spec, false, false).await;
+    let mut out = FifoReader::open(io.stdout.as_ref().unwrap()).unwrap();
+    env.rt.task_start(&id).await.unwrap();
+    let text = read_to_end(&mut out, T).await;
+    assert_eq!(env.rt.task_wait(&id).await.unwrap().code, 0, "{text}");
+    // Everything this host can grant (a sandbox may lack some capabilities).
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let own_bnd = own.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    assert_eq!(text, format!("{own_bnd}\nwrote\nhost-devices\n"));
+    env.remove(&id).await;
+    env.shutdown().await;
+}

@@ -3,15 +3,18 @@
 //! (moby `oci/defaults.go` + `daemon/oci_linux.go`) where the CLI can see
 //! the difference: capabilities, mounts, env, masked paths, rlimits.
 //!
-//! The only I/O here is [`resolve_user`]/[`resolve_group`] (reading the
-//! container's `/etc/passwd` and `/etc/group`) and [`cgroup_v2`].
+//! The only I/O here is in the helpers the engine calls to fill
+//! [`SpecInput`]: [`resolve_user`]/[`resolve_group`] (the container's
+//! `/etc/passwd` and `/etc/group`), [`device_mappings`]/[`host_devices`]
+//! (stat of host device nodes) and [`cgroup_v2`].
 //!
 //! Not generated (yet): a seccomp profile, AppArmor/SELinux labels,
-//! `HostConfig.Devices` and host devices for `--privileged`, `--init`,
-//! `container:<id>` namespace modes.
+//! `--init`, `container:<id>` namespace modes.
 
 mod caps;
+mod devices;
 mod mounts;
+mod process;
 mod user;
 
 use std::collections::HashMap;
@@ -20,8 +23,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use shoal_api::models::{ContainerConfig, HostConfig, HostConfigCgroupnsModeEnum};
 
-pub use caps::{ALL_CAPS, DEFAULT_CAPS, effective_caps};
+pub use caps::{ALL_CAPS, DEFAULT_CAPS, effective_caps, host_caps};
+pub use devices::{DeviceNode, device_mappings, host_devices};
 pub use mounts::{BindMount, DEFAULT_SHM_SIZE};
+pub use process::{ExecConfig, container_env, exec_process, merge_env};
 pub use user::{resolve_group, resolve_in_root, resolve_user};
 
 /// OCI runtime-spec version written into specs (runc 1.1 accepts it).
@@ -134,6 +139,20 @@ pub struct SpecInput {
     pub volumes: HashMap<String, PathBuf>,
     /// More binds the engine resolved (anonymous volumes, …).
     pub extra_binds: Vec<BindMount>,
+    /// Device nodes to create: [`device_mappings`] of `HostConfig.Devices`,
+    /// plus [`host_devices`] for a privileged container.
+    pub devices: Vec<DeviceNode>,
+    /// Capabilities the host can grant ([`host_caps`]); the container's
+    /// set is cut down to them. `None`: no limit.
+    pub available_caps: Option<Vec<String>>,
+}
+
+/// `caps` without those missing from `available`.
+pub(crate) fn limit_caps(mut caps: Vec<String>, available: Option<&[String]>) -> Vec<String> {
+    if let Some(avail) = available {
+        caps.retain(|c| avail.contains(c));
+    }
+    caps
 }
 
 /// Whether `/sys/fs/cgroup` is the unified cgroup v2 hierarchy.
@@ -141,40 +160,6 @@ pub fn cgroup_v2() -> bool {
     nix::sys::statfs::statfs("/sys/fs/cgroup")
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false)
-}
-
-/// dockerd's `ReplaceOrAppendEnvValues`: `KEY=v` replaces or appends;
-/// a bare `KEY` removes the default of that name.
-pub fn merge_env(defaults: &[String], overrides: &[String]) -> Vec<String> {
-    let key = |e: &str| {
-        e.split_once('=')
-            .map(|(k, _)| k.to_owned())
-            .unwrap_or_else(|| e.to_owned())
-    };
-    let mut out: Vec<String> = defaults.to_vec();
-    for o in overrides {
-        let k = key(o);
-        let pos = out.iter().position(|e| key(e) == k);
-        match (pos, o.contains('=')) {
-            (Some(i), true) => out[i] = o.clone(),
-            (Some(i), false) => {
-                out.remove(i);
-            }
-            (None, true) => out.push(o.clone()),
-            (None, false) => {}
-        }
-    }
-    out
-}
-
-/// A process environment like dockerd's `CreateDaemonEnvironment`: `PATH`,
-/// `HOSTNAME`, `TERM=xterm` with a tty, then the container's `Env`.
-pub fn container_env(tty: bool, hostname: &str, env: &[String]) -> Vec<String> {
-    let mut defaults = vec![DEFAULT_PATH_ENV.to_owned(), format!("HOSTNAME={hostname}")];
-    if tty {
-        defaults.push("TERM=xterm".to_owned());
-    }
-    merge_env(&defaults, env)
 }
 
 /// The hostname a container gets: `Config.Hostname`, else the short ID.
@@ -227,9 +212,9 @@ fn no_new_privileges(hc: &HostConfig) -> bool {
     })
 }
 
-fn resources(hc: &HostConfig, privileged: bool) -> Value {
+fn resources(hc: &HostConfig, privileged: bool, devices: &[DeviceNode]) -> Value {
     let mut r = Map::new();
-    let devices = if privileged {
+    let devices_rules = if privileged {
         json!([{"allow": true, "access": "rwm"}])
     } else {
         // moby's default device cgroup rules; runc adds the standard
@@ -244,6 +229,13 @@ fn resources(hc: &HostConfig, privileged: bool) -> Value {
             {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
             {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
         ])
+    };
+    let devices = match devices_rules {
+        Value::Array(mut rules) if !privileged => {
+            rules.extend(devices.iter().map(DeviceNode::rule_json));
+            Value::Array(rules)
+        }
+        other => other,
     };
     r.insert("devices".into(), devices);
     let mut mem = Map::new();
@@ -356,11 +348,14 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
         Some(d) if !d.is_empty() => d.to_owned(),
         _ => "/".to_owned(),
     };
-    let caps = effective_caps(
-        hc.cap_add.as_deref().unwrap_or_default(),
-        hc.cap_drop.as_deref().unwrap_or_default(),
-        privileged,
-    )?;
+    let caps = limit_caps(
+        effective_caps(
+            hc.cap_add.as_deref().unwrap_or_default(),
+            hc.cap_drop.as_deref().unwrap_or_default(),
+            privileged,
+        )?,
+        input.available_caps.as_deref(),
+    );
 
     let mut process = json!({
         "terminal": tty,
@@ -409,10 +404,19 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
     };
     let mut linux = json!({
         "namespaces": namespaces(input),
-        "resources": resources(hc, privileged),
+        "resources": resources(hc, privileged, &input.devices),
         "maskedPaths": masked,
         "readonlyPaths": readonly,
     });
+    if !input.devices.is_empty() {
+        linux["devices"] = json!(
+            input
+                .devices
+                .iter()
+                .map(DeviceNode::node_json)
+                .collect::<Vec<_>>()
+        );
+    }
     if !input.cgroups_path.is_empty() {
         linux["cgroupsPath"] = json!(input.cgroups_path);
     }
@@ -437,67 +441,6 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
         }
     }
     Ok(spec)
-}
-
-/// What `docker exec` asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ExecConfig {
-    /// Command and arguments.
-    pub args: Vec<String>,
-    /// The exec's own `Env` (applied over the container's).
-    pub env: Vec<String>,
-    /// The container's `Config.Env`.
-    pub container_env: Vec<String>,
-    /// The container's hostname (for `HOSTNAME`).
-    pub hostname: String,
-    /// The resolved exec user (the container's user when `User` is empty).
-    pub user: ResolvedUser,
-    /// Allocate a tty.
-    pub tty: bool,
-    /// Working directory; the container's when `None`.
-    pub cwd: Option<String>,
-    /// `--privileged`: every capability.
-    pub privileged: bool,
-}
-
-/// The OCI `process` for an exec. Like dockerd it starts from the
-/// container's own process (`container_spec["process"]`: capabilities,
-/// rlimits, no-new-privileges) and replaces args, env, user, terminal and
-/// cwd.
-pub fn exec_process(container_spec: &Value, exec: &ExecConfig) -> Value {
-    let mut p = match container_spec.get("process") {
-        Some(Value::Object(o)) => Value::Object(o.clone()),
-        _ => {
-            let caps: Vec<&str> = DEFAULT_CAPS.to_vec();
-            json!({
-                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-                "cwd": "/",
-            })
-        }
-    };
-    let env = merge_env(
-        &container_env(exec.tty, &exec.hostname, &exec.container_env),
-        &exec.env,
-    );
-    p["args"] = json!(exec.args);
-    p["env"] = json!(env);
-    p["terminal"] = json!(exec.tty);
-    p["user"] = json!({
-        "uid": exec.user.uid,
-        "gid": exec.user.gid,
-        "additionalGids": exec.user.additional_gids,
-    });
-    if let Some(cwd) = exec.cwd.as_deref().filter(|c| !c.is_empty()) {
-        p["cwd"] = json!(cwd);
-    }
-    if exec.privileged {
-        p["capabilities"] =
-            json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
-    }
-    if let Some(o) = p.as_object_mut() {
-        o.remove("consoleSize");
-    }
-    p
 }
 
 /// Where [`resolve_user`] reads from for a running container: its init

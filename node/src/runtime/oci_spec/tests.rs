@@ -186,6 +186,12 @@ fn privileged_gets_everything() {
         41
     );
     assert_eq!(spec["linux"]["maskedPaths"], json!([]));
+    let mut limited = i.clone();
+    limited.available_caps = Some(vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()]);
+    assert_eq!(
+        build_spec(&limited).unwrap()["process"]["capabilities"]["effective"],
+        json!(["CAP_CHOWN", "CAP_SYS_ADMIN"])
+    );
     assert_eq!(spec["linux"]["readonlyPaths"], json!([]));
     assert_eq!(
         spec["linux"]["resources"]["devices"],
@@ -314,6 +320,7 @@ fn exec_process_inherits_container_process() {
         tty: true,
         cwd: Some("/tmp".into()),
         privileged: false,
+        available_caps: None,
     };
     let p = exec_process(&spec, &exec);
     assert_eq!(strs(&p["args"]), vec!["echo", "hi"]);
@@ -339,9 +346,48 @@ fn exec_process_inherits_container_process() {
         &ExecConfig {
             privileged: true,
             cwd: None,
-            ..exec
+            ..exec.clone()
         },
     );
     assert_eq!(p["capabilities"]["effective"].as_array().unwrap().len(), 41);
     assert_eq!(p["cwd"], "/");
+    let p = exec_process(
+        &spec,
+        &ExecConfig {
+            privileged: true,
+            available_caps: Some(vec!["CAP_KILL".into()]),
+            ..exec
+        },
+    );
+    assert_eq!(p["capabilities"]["bounding"], json!(["CAP_KILL"]));
+}
+
+#[test]
+fn devices_become_nodes_and_cgroup_rules() {
+    let mut i = input(&["true"]);
+    i.devices = vec![DeviceNode {
+        path: "/dev/fuse".into(),
+        kind: 'c',
+        major: 10,
+        minor: 229,
+        file_mode: 0o666,
+        uid: 0,
+        gid: 0,
+        permissions: "rwm".into(),
+    }];
+    let spec = build_spec(&i).unwrap();
+    assert_eq!(spec["linux"]["devices"][0]["path"], "/dev/fuse");
+    assert_eq!(spec["linux"]["devices"][0]["type"], "c");
+    let rules = spec["linux"]["resources"]["devices"].as_array().unwrap();
+    assert_eq!(
+        rules.last().unwrap(),
+        &json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+    );
+    i.host_config.privileged = Some(true);
+    let spec = build_spec(&i).unwrap();
+    assert_eq!(
+        spec["linux"]["resources"]["devices"],
+        json!([{"allow": true, "access": "rwm"}])
+    );
+    assert_eq!(spec["linux"]["devices"].as_array().unwrap().len(), 1);
 }
