@@ -303,3 +303,41 @@ async fn errors_are_classified() {
     env.rt.container_delete(&id).await.unwrap();
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn list_and_update_resources() {
+    let env = Env::new().await;
+    let id = Env::id("update");
+    let _io = env.create(&id, &["sleep", "100"], false, false).await;
+    env.rt.task_start(&id).await.unwrap();
+    let tasks = env.rt.task_list().await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].0.as_str(), tasks[0].1.status),
+        (id.as_str(), TaskStatus::Running)
+    );
+
+    let mut input = oci_spec::SpecInput::default();
+    input.host_config.memory = Some(64 << 20);
+    input.host_config.pids_limit = Some(50);
+    env.rt
+        .task_update(&id, &oci_spec::linux_resources(&input))
+        .await
+        .unwrap();
+    let (mem, pids) = if oci_spec::cgroup_v2() {
+        (
+            format!("/sys/fs/cgroup/shoal-test/{id}/memory.max"),
+            format!("/sys/fs/cgroup/shoal-test/{id}/pids.max"),
+        )
+    } else {
+        (
+            format!("/sys/fs/cgroup/memory/shoal-test/{id}/memory.limit_in_bytes"),
+            format!("/sys/fs/cgroup/pids/shoal-test/{id}/pids.max"),
+        )
+    };
+    assert_eq!(std::fs::read_to_string(mem).unwrap().trim(), "67108864");
+    assert_eq!(std::fs::read_to_string(pids).unwrap().trim(), "50");
+    env.remove(&id).await;
+    assert!(env.rt.task_list().await.unwrap().is_empty());
+    env.shutdown().await;
+}

@@ -291,6 +291,13 @@ fn resources(hc: &HostConfig, privileged: bool, devices: &[DeviceNode]) -> Value
     Value::Object(r)
 }
 
+/// The `linux.resources` object of `input`'s spec, alone: what
+/// `Runtime::task_update` takes for `docker update`.
+pub fn linux_resources(input: &SpecInput) -> Value {
+    let privileged = input.host_config.privileged.unwrap_or(false);
+    resources(&input.host_config, privileged, &input.devices)
+}
+
 fn namespaces(input: &SpecInput) -> Vec<Value> {
     let hc = &input.host_config;
     let is_host = |m: &Option<String>| m.as_deref() == Some("host");
