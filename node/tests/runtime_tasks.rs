@@ -341,3 +341,42 @@ async fn list_and_update_resources() {
     assert!(env.rt.task_list().await.unwrap().is_empty());
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn output_survives_a_killed_reader_process() {
+    use std::io::{BufRead, BufReader};
+
+    let env = Env::new().await;
+    let id = Env::id("killrd");
+    let script = "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.02; done";
+    let io = env.create(&id, &["sh", "-c", script], false, false).await;
+    let path = io.stdout.clone().unwrap();
+    // The first reader is another process (standing in for a shoal that
+    // gets kill -9'd).
+    let mut cat = std::process::Command::new("cat")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.rt.task_start(&id).await.unwrap();
+    let mut lines = BufReader::new(cat.stdout.take().unwrap());
+    let mut first = String::new();
+    for _ in 0..5 {
+        first.clear();
+        lines.read_line(&mut first).unwrap();
+    }
+    let before = last_line(&first);
+    cat.kill().unwrap();
+    cat.wait().unwrap();
+    // Let the shim fill what it can while nobody reads.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        env.rt.task_get(&id).await.unwrap().unwrap().status,
+        TaskStatus::Running
+    );
+    let mut again = FifoReader::reattach(&path).unwrap();
+    let more = read_until(&mut again, &format!("line{}\n", before + 30), T).await;
+    assert!(last_line(&more) > before);
+    env.remove(&id).await;
+    env.shutdown().await;
+}

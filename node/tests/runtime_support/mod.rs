@@ -140,22 +140,68 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        // A failed test must not leave its containerd behind.
-        if self.sup.is_some() {
-            let pid_file = config(self.dir.path())
-                .exec_root
-                .join("containerd/containerd.pid");
-            if let Some(pid) = std::fs::read_to_string(pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok())
+        // A failed test must not leave its containerd, shims, containers or
+        // mounts behind.
+        if self.sup.is_none() && !std::thread::panicking() {
+            return;
+        }
+        let run = config(self.dir.path()).exec_root;
+        if let Some(pid) = std::fs::read_to_string(run.join("containerd/containerd.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            kill9(pid);
+        }
+        let socket = run.join("containerd/containerd.sock");
+        let socket = socket.to_string_lossy();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            if !args.iter().any(|a| a == socket.as_ref()) {
+                continue;
+            }
+            // A shim of ours: kill its container's processes, then the shim.
+            if let Some(id) = args
+                .iter()
+                .position(|a| a == "-id")
+                .and_then(|i| args.get(i + 1))
             {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                for procs in [
+                    format!("/sys/fs/cgroup/pids/shoal-test/{id}/cgroup.procs"),
+                    format!("/sys/fs/cgroup/shoal-test/{id}/cgroup.procs"),
+                ] {
+                    for p in std::fs::read_to_string(procs).unwrap_or_default().lines() {
+                        if let Ok(p) = p.trim().parse() {
+                            kill9(p);
+                        }
+                    }
+                }
+            }
+            kill9(pid);
+        }
+        let base = self.dir.path().to_string_lossy().into_owned();
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for target in info.lines().filter_map(|l| l.split(' ').nth(4)) {
+            if target.starts_with(&base) {
+                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
             }
         }
     }
+}
+
+fn kill9(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 /// Reads until EOF, failing after `limit`.
