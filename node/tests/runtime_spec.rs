@@ -174,3 +174,24 @@ async fn privileged_and_device_mappings() {
     env.remove(&id).await;
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn console_size_applies_to_the_tty() {
+    let env = Env::new().await;
+    let id = Env::id("consz");
+    let mut input = SpecInput {
+        id: id.clone(),
+        cgroups_path: format!("/shoal-test/{id}"),
+        ..Default::default()
+    };
+    input.config.cmd = Some(vec!["stty".into(), "size".into()]);
+    input.config.tty = Some(true);
+    input.host_config.console_size = Some(vec![40, 120]);
+    let spec = oci_spec::build_spec(&input).unwrap();
+    let io = env.create_with_spec(&id, &spec, false, true).await;
+    let mut out = FifoReader::open(io.stdout.as_ref().unwrap()).unwrap();
+    env.rt.task_start(&id).await.unwrap();
+    assert_eq!(read_to_end(&mut out, T).await, "40 120\r\n");
+    env.remove(&id).await;
+    env.shutdown().await;
+}

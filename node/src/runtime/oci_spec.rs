@@ -130,7 +130,7 @@ pub struct SpecInput {
     pub resolv_conf_path: Option<PathBuf>,
     /// Host file bind-mounted on `/etc/hostname`.
     pub hostname_path: Option<PathBuf>,
-    /// cgroup path for runc's cgroupfs driver, e.g. `/shoal/<id>`.
+    /// cgroup path for runc's cgroupfs driver (see [`cgroups_path`]).
     pub cgroups_path: String,
     /// The host runs the unified cgroup v2 hierarchy (see [`cgroup_v2`]);
     /// decides the default cgroup namespace mode, as in dockerd.
@@ -153,6 +153,21 @@ pub(crate) fn limit_caps(mut caps: Vec<String>, available: Option<&[String]>) ->
         caps.retain(|c| avail.contains(c));
     }
     caps
+}
+
+/// The cgroup of a container under runc's cgroupfs driver, as dockerd
+/// names them: `<CgroupParent or /shoal>/<id>`. Works on cgroup v1 and v2.
+pub fn cgroups_path(hc: &HostConfig, id: &str) -> String {
+    let parent = match hc.cgroup_parent.as_deref() {
+        Some(p) if !p.is_empty() => p.trim_end_matches('/'),
+        _ => "/shoal",
+    };
+    let parent = if parent.starts_with('/') {
+        parent.to_owned()
+    } else {
+        format!("/{parent}")
+    };
+    format!("{parent}/{id}")
 }
 
 /// Whether `/sys/fs/cgroup` is the unified cgroup v2 hierarchy.
@@ -381,6 +396,17 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
     if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
         process["oomScoreAdj"] = json!(adj);
     }
+    // `docker run -t` sends the client's size as ConsoleSize [height, width].
+    if let Some([h, w]) = hc
+        .console_size
+        .as_deref()
+        .and_then(|c| <[usize; 2]>::try_from(c).ok())
+        && tty
+        && h > 0
+        && w > 0
+    {
+        process["consoleSize"] = json!({"height": h, "width": w});
+    }
 
     let readonly_rootfs = hc.readonly_rootfs.unwrap_or(false);
     let shm = hc.shm_size.filter(|s| *s > 0).unwrap_or(DEFAULT_SHM_SIZE);
@@ -396,7 +422,12 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
         &input.volumes,
         &input.extra_binds,
     )?;
-    let (all_mounts, propagation) = mounts::merge(mounts::default_mounts(privileged, shm), user);
+    let mut defaults = mounts::default_mounts(privileged, shm);
+    if hc.ipc_mode.as_deref() == Some("none") {
+        // dockerd: `--ipc none` means no /dev/shm at all.
+        defaults.retain(|m| m.destination != "/dev/shm");
+    }
+    let (all_mounts, propagation) = mounts::merge(defaults, user);
 
     let (masked, readonly): (Vec<String>, Vec<String>) = if privileged {
         (vec![], vec![])

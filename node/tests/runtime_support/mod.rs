@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "sleep", "cat", "id", "ls", "tty", "true", "false", "printf", "seq", "test",
-    "grep", "pwd", "touch", "hostname",
+    "grep", "pwd", "touch", "hostname", "stty",
 ];
 
 /// One test's private containerd and scratch space.

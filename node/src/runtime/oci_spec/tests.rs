@@ -391,3 +391,28 @@ fn devices_become_nodes_and_cgroup_rules() {
     );
     assert_eq!(spec["linux"]["devices"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn console_size_ipc_none_and_cgroup_paths() {
+    let mut i = input(&["sh"]);
+    i.config.tty = Some(true);
+    i.host_config.console_size = Some(vec![40, 120]);
+    i.host_config.ipc_mode = Some("none".into());
+    let spec = build_spec(&i).unwrap();
+    assert_eq!(
+        spec["process"]["consoleSize"],
+        json!({"height": 40, "width": 120})
+    );
+    assert!(mount(&spec, "/dev/shm").is_none());
+    i.config.tty = Some(false);
+    assert!(
+        build_spec(&i).unwrap()["process"]
+            .get("consoleSize")
+            .is_none()
+    );
+
+    let mut hc = HostConfig::default();
+    assert_eq!(cgroups_path(&hc, "abc"), "/shoal/abc");
+    hc.cgroup_parent = Some("custom/".into());
+    assert_eq!(cgroups_path(&hc, "abc"), "/custom/abc");
+}
