@@ -100,3 +100,37 @@ async fn dead_containerd_is_restarted() {
     env.shutdown().await;
     assert!(!alive(second));
 }
+
+#[tokio::test]
+async fn stale_pid_file_is_ignored_and_nothing_else_is_killed() {
+    let dir = tempfile::Builder::new()
+        .prefix("shrt")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let cfg = config(dir.path());
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    std::fs::create_dir_all(cfg.exec_root.join("containerd")).unwrap();
+    std::fs::write(
+        cfg.exec_root.join("containerd/containerd.pid"),
+        bystander.id().to_string(),
+    )
+    .unwrap();
+    let sup = Supervisor::start(cfg.clone()).await.unwrap();
+    assert!(
+        alive(bystander.id() as i32),
+        "an unrelated pid must survive"
+    );
+    let pid: i32 = std::fs::read_to_string(cfg.exec_root.join("containerd/containerd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(pid, bystander.id() as i32);
+    sup.shutdown().await;
+    assert!(!alive(pid));
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+}
