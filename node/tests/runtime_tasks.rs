@@ -380,3 +380,61 @@ async fn output_survives_a_killed_reader_process() {
     env.remove(&id).await;
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn exec_stdin_eof_and_tty_resize() {
+    let env = Env::new().await;
+    let id = Env::id("execio");
+    let _io = env.create(&id, &["sleep", "100"], false, false).await;
+    env.rt.task_start(&id).await.unwrap();
+    let spec = env.rt.container_get(&id).await.unwrap().spec.unwrap();
+
+    // `docker exec -i … cat`: EOF on stdin ends it.
+    let process = oci_spec::exec_process(
+        &spec,
+        &ExecConfig {
+            args: vec!["cat".into()],
+            ..Default::default()
+        },
+    );
+    let xio = create_fifos(&env.fifo_dir(), "in", true, false).unwrap();
+    env.rt.exec_create(&id, "in", &process, &xio).await.unwrap();
+    let mut out = FifoReader::open(xio.stdout.as_ref().unwrap()).unwrap();
+    let mut stdin = FifoWriter::open(xio.stdin.as_ref().unwrap()).unwrap();
+    env.rt.exec_start(&id, "in").await.unwrap();
+    stdin.write_all(b"piped\n").await.unwrap();
+    stdin.shutdown().await.unwrap();
+    env.rt.task_close_stdin(&id, Some("in")).await.unwrap();
+    assert_eq!(read_to_end(&mut out, T).await, "piped\n");
+    assert_eq!(env.rt.exec_wait(&id, "in").await.unwrap().code, 0);
+    env.rt.exec_delete(&id, "in").await.unwrap();
+
+    // `docker exec -it`: the exec's own pty can be resized.
+    let process = oci_spec::exec_process(
+        &spec,
+        &ExecConfig {
+            args: vec!["sh".into(), "-c".into(), "read x; stty size".into()],
+            tty: true,
+            ..Default::default()
+        },
+    );
+    let xio = create_fifos(&env.fifo_dir(), "tty", true, true).unwrap();
+    env.rt
+        .exec_create(&id, "tty", &process, &xio)
+        .await
+        .unwrap();
+    let mut out = FifoReader::open(xio.stdout.as_ref().unwrap()).unwrap();
+    let mut stdin = FifoWriter::open(xio.stdin.as_ref().unwrap()).unwrap();
+    env.rt.exec_start(&id, "tty").await.unwrap();
+    env.rt.task_resize(&id, Some("tty"), 50, 20).await.unwrap();
+    stdin.write_all(b"\n").await.unwrap();
+    let text = read_until(&mut out, "20 50", T).await;
+    assert!(
+        text.ends_with("20 50\r\n") || text.contains("20 50"),
+        "{text:?}"
+    );
+    assert_eq!(env.rt.exec_wait(&id, "tty").await.unwrap().code, 0);
+    env.rt.exec_delete(&id, "tty").await.unwrap();
+    env.remove(&id).await;
+    env.shutdown().await;
+}
