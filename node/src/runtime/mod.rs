@@ -14,6 +14,7 @@
 //! supervisor.rs: the embedded containerd child process
 //! oci_spec.rs:   pure OCI spec builder from Docker container config
 //! io.rs:         FIFOs between containerd shims and the engine
+//! mount.rs:      temporary host mounts of snapshot mounts
 //! ```
 
 pub mod containerd;

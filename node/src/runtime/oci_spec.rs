@@ -3,15 +3,18 @@
 //! (moby `oci/defaults.go` + `daemon/oci_linux.go`) where the CLI can see
 //! the difference: capabilities, mounts, env, masked paths, rlimits.
 //!
-//! The only I/O here is [`resolve_user`]/[`resolve_group`] (reading the
-//! container's `/etc/passwd` and `/etc/group`) and [`cgroup_v2`].
+//! The only I/O here is in the helpers the engine calls to fill
+//! [`SpecInput`]: [`resolve_user`]/[`resolve_group`] (the container's
+//! `/etc/passwd` and `/etc/group`), [`device_mappings`]/[`host_devices`]
+//! (stat of host device nodes) and [`cgroup_v2`].
 //!
 //! Not generated (yet): a seccomp profile, AppArmor/SELinux labels,
-//! `HostConfig.Devices` and host devices for `--privileged`, `--init`,
-//! `container:<id>` namespace modes.
+//! `--init`, `container:<id>` namespace modes.
 
 mod caps;
+mod devices;
 mod mounts;
+mod process;
 mod user;
 
 use std::collections::HashMap;
@@ -20,8 +23,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use shoal_api::models::{ContainerConfig, HostConfig, HostConfigCgroupnsModeEnum};
 
-pub use caps::{ALL_CAPS, DEFAULT_CAPS, effective_caps};
+pub use caps::{ALL_CAPS, DEFAULT_CAPS, effective_caps, host_caps};
+pub use devices::{DeviceNode, device_mappings, host_devices};
 pub use mounts::{BindMount, DEFAULT_SHM_SIZE};
+pub use process::{ExecConfig, container_env, exec_process, merge_env};
 pub use user::{resolve_group, resolve_in_root, resolve_user};
 
 /// OCI runtime-spec version written into specs (runc 1.1 accepts it).
@@ -29,9 +34,6 @@ pub const OCI_VERSION: &str = "1.0.2";
 /// dockerd's default `PATH` for Linux containers.
 pub const DEFAULT_PATH_ENV: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// The `RLIMIT_NOFILE` containers get from dockerd under systemd
-/// (`LimitNOFILE=infinity` → 1048576), unless `--ulimit nofile` says otherwise.
-pub const DEFAULT_NOFILE: u64 = 1_048_576;
 
 /// moby's default masked paths.
 const MASKED_PATHS: &[&str] = &[
@@ -128,7 +130,7 @@ pub struct SpecInput {
     pub resolv_conf_path: Option<PathBuf>,
     /// Host file bind-mounted on `/etc/hostname`.
     pub hostname_path: Option<PathBuf>,
-    /// cgroup path for runc's cgroupfs driver, e.g. `/shoal/<id>`.
+    /// cgroup path for runc's cgroupfs driver (see [`cgroups_path`]).
     pub cgroups_path: String,
     /// The host runs the unified cgroup v2 hierarchy (see [`cgroup_v2`]);
     /// decides the default cgroup namespace mode, as in dockerd.
@@ -137,6 +139,35 @@ pub struct SpecInput {
     pub volumes: HashMap<String, PathBuf>,
     /// More binds the engine resolved (anonymous volumes, …).
     pub extra_binds: Vec<BindMount>,
+    /// Device nodes to create: [`device_mappings`] of `HostConfig.Devices`,
+    /// plus [`host_devices`] for a privileged container.
+    pub devices: Vec<DeviceNode>,
+    /// Capabilities the host can grant ([`host_caps`]); the container's
+    /// set is cut down to them. `None`: no limit.
+    pub available_caps: Option<Vec<String>>,
+}
+
+/// `caps` without those missing from `available`.
+pub(crate) fn limit_caps(mut caps: Vec<String>, available: Option<&[String]>) -> Vec<String> {
+    if let Some(avail) = available {
+        caps.retain(|c| avail.contains(c));
+    }
+    caps
+}
+
+/// The cgroup of a container under runc's cgroupfs driver, as dockerd
+/// names them: `<CgroupParent or /shoal>/<id>`. Works on cgroup v1 and v2.
+pub fn cgroups_path(hc: &HostConfig, id: &str) -> String {
+    let parent = match hc.cgroup_parent.as_deref() {
+        Some(p) if !p.is_empty() => p.trim_end_matches('/'),
+        _ => "/shoal",
+    };
+    let parent = if parent.starts_with('/') {
+        parent.to_owned()
+    } else {
+        format!("/{parent}")
+    };
+    format!("{parent}/{id}")
 }
 
 /// Whether `/sys/fs/cgroup` is the unified cgroup v2 hierarchy.
@@ -144,40 +175,6 @@ pub fn cgroup_v2() -> bool {
     nix::sys::statfs::statfs("/sys/fs/cgroup")
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false)
-}
-
-/// dockerd's `ReplaceOrAppendEnvValues`: `KEY=v` replaces or appends;
-/// a bare `KEY` removes the default of that name.
-pub fn merge_env(defaults: &[String], overrides: &[String]) -> Vec<String> {
-    let key = |e: &str| {
-        e.split_once('=')
-            .map(|(k, _)| k.to_owned())
-            .unwrap_or_else(|| e.to_owned())
-    };
-    let mut out: Vec<String> = defaults.to_vec();
-    for o in overrides {
-        let k = key(o);
-        let pos = out.iter().position(|e| key(e) == k);
-        match (pos, o.contains('=')) {
-            (Some(i), true) => out[i] = o.clone(),
-            (Some(i), false) => {
-                out.remove(i);
-            }
-            (None, true) => out.push(o.clone()),
-            (None, false) => {}
-        }
-    }
-    out
-}
-
-/// A process environment like dockerd's `CreateDaemonEnvironment`: `PATH`,
-/// `HOSTNAME`, `TERM=xterm` with a tty, then the container's `Env`.
-pub fn container_env(tty: bool, hostname: &str, env: &[String]) -> Vec<String> {
-    let mut defaults = vec![DEFAULT_PATH_ENV.to_owned(), format!("HOSTNAME={hostname}")];
-    if tty {
-        defaults.push("TERM=xterm".to_owned());
-    }
-    merge_env(&defaults, env)
 }
 
 /// The hostname a container gets: `Config.Hostname`, else the short ID.
@@ -188,9 +185,13 @@ pub fn hostname_of(input: &SpecInput) -> String {
     }
 }
 
+/// `--ulimit`s only. Without one, a container inherits the shim's limits,
+/// which are containerd's with the soft NOFILE raised to the hard one (Go
+/// does that at start-up): the same 1048576 dockerd containers see under
+/// systemd. A fixed default would fail on hosts with a lower hard limit
+/// (raising it needs CAP_SYS_RESOURCE outside any user namespace).
 fn rlimits(hc: &HostConfig) -> Result<Vec<Value>, SpecError> {
-    let mut limits: Vec<(String, u64, u64)> =
-        vec![("RLIMIT_NOFILE".into(), DEFAULT_NOFILE, DEFAULT_NOFILE)];
+    let mut limits: Vec<(String, u64, u64)> = Vec::new();
     for u in hc.ulimits.iter().flatten() {
         let name = u.name.as_deref().unwrap_or_default();
         if name.is_empty() {
@@ -226,9 +227,9 @@ fn no_new_privileges(hc: &HostConfig) -> bool {
     })
 }
 
-fn resources(hc: &HostConfig, privileged: bool) -> Value {
+fn resources(hc: &HostConfig, privileged: bool, devices: &[DeviceNode]) -> Value {
     let mut r = Map::new();
-    let devices = if privileged {
+    let devices_rules = if privileged {
         json!([{"allow": true, "access": "rwm"}])
     } else {
         // moby's default device cgroup rules; runc adds the standard
@@ -243,6 +244,13 @@ fn resources(hc: &HostConfig, privileged: bool) -> Value {
             {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
             {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
         ])
+    };
+    let devices = match devices_rules {
+        Value::Array(mut rules) if !privileged => {
+            rules.extend(devices.iter().map(DeviceNode::rule_json));
+            Value::Array(rules)
+        }
+        other => other,
     };
     r.insert("devices".into(), devices);
     let mut mem = Map::new();
@@ -296,6 +304,13 @@ fn resources(hc: &HostConfig, privileged: bool) -> Value {
         r.insert("blockIO".into(), json!({"weight": w}));
     }
     Value::Object(r)
+}
+
+/// The `linux.resources` object of `input`'s spec, alone: what
+/// `Runtime::task_update` takes for `docker update`.
+pub fn linux_resources(input: &SpecInput) -> Value {
+    let privileged = input.host_config.privileged.unwrap_or(false);
+    resources(&input.host_config, privileged, &input.devices)
 }
 
 fn namespaces(input: &SpecInput) -> Vec<Value> {
@@ -355,11 +370,14 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
         Some(d) if !d.is_empty() => d.to_owned(),
         _ => "/".to_owned(),
     };
-    let caps = effective_caps(
-        hc.cap_add.as_deref().unwrap_or_default(),
-        hc.cap_drop.as_deref().unwrap_or_default(),
-        privileged,
-    )?;
+    let caps = limit_caps(
+        effective_caps(
+            hc.cap_add.as_deref().unwrap_or_default(),
+            hc.cap_drop.as_deref().unwrap_or_default(),
+            privileged,
+        )?,
+        input.available_caps.as_deref(),
+    );
 
     let mut process = json!({
         "terminal": tty,
@@ -378,6 +396,17 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
     if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
         process["oomScoreAdj"] = json!(adj);
     }
+    // `docker run -t` sends the client's size as ConsoleSize [height, width].
+    if let Some([h, w]) = hc
+        .console_size
+        .as_deref()
+        .and_then(|c| <[usize; 2]>::try_from(c).ok())
+        && tty
+        && h > 0
+        && w > 0
+    {
+        process["consoleSize"] = json!({"height": h, "width": w});
+    }
 
     let readonly_rootfs = hc.readonly_rootfs.unwrap_or(false);
     let shm = hc.shm_size.filter(|s| *s > 0).unwrap_or(DEFAULT_SHM_SIZE);
@@ -393,7 +422,12 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
         &input.volumes,
         &input.extra_binds,
     )?;
-    let (all_mounts, propagation) = mounts::merge(mounts::default_mounts(privileged, shm), user);
+    let mut defaults = mounts::default_mounts(privileged, shm);
+    if hc.ipc_mode.as_deref() == Some("none") {
+        // dockerd: `--ipc none` means no /dev/shm at all.
+        defaults.retain(|m| m.destination != "/dev/shm");
+    }
+    let (all_mounts, propagation) = mounts::merge(defaults, user);
 
     let (masked, readonly): (Vec<String>, Vec<String>) = if privileged {
         (vec![], vec![])
@@ -408,10 +442,19 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
     };
     let mut linux = json!({
         "namespaces": namespaces(input),
-        "resources": resources(hc, privileged),
+        "resources": resources(hc, privileged, &input.devices),
         "maskedPaths": masked,
         "readonlyPaths": readonly,
     });
+    if !input.devices.is_empty() {
+        linux["devices"] = json!(
+            input
+                .devices
+                .iter()
+                .map(DeviceNode::node_json)
+                .collect::<Vec<_>>()
+        );
+    }
     if !input.cgroups_path.is_empty() {
         linux["cgroupsPath"] = json!(input.cgroups_path);
     }
@@ -436,67 +479,6 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
         }
     }
     Ok(spec)
-}
-
-/// What `docker exec` asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ExecConfig {
-    /// Command and arguments.
-    pub args: Vec<String>,
-    /// The exec's own `Env` (applied over the container's).
-    pub env: Vec<String>,
-    /// The container's `Config.Env`.
-    pub container_env: Vec<String>,
-    /// The container's hostname (for `HOSTNAME`).
-    pub hostname: String,
-    /// The resolved exec user (the container's user when `User` is empty).
-    pub user: ResolvedUser,
-    /// Allocate a tty.
-    pub tty: bool,
-    /// Working directory; the container's when `None`.
-    pub cwd: Option<String>,
-    /// `--privileged`: every capability.
-    pub privileged: bool,
-}
-
-/// The OCI `process` for an exec. Like dockerd it starts from the
-/// container's own process (`container_spec["process"]`: capabilities,
-/// rlimits, no-new-privileges) and replaces args, env, user, terminal and
-/// cwd.
-pub fn exec_process(container_spec: &Value, exec: &ExecConfig) -> Value {
-    let mut p = match container_spec.get("process") {
-        Some(Value::Object(o)) => Value::Object(o.clone()),
-        _ => {
-            let caps: Vec<&str> = DEFAULT_CAPS.to_vec();
-            json!({
-                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-                "cwd": "/",
-            })
-        }
-    };
-    let env = merge_env(
-        &container_env(exec.tty, &exec.hostname, &exec.container_env),
-        &exec.env,
-    );
-    p["args"] = json!(exec.args);
-    p["env"] = json!(env);
-    p["terminal"] = json!(exec.tty);
-    p["user"] = json!({
-        "uid": exec.user.uid,
-        "gid": exec.user.gid,
-        "additionalGids": exec.user.additional_gids,
-    });
-    if let Some(cwd) = exec.cwd.as_deref().filter(|c| !c.is_empty()) {
-        p["cwd"] = json!(cwd);
-    }
-    if exec.privileged {
-        p["capabilities"] =
-            json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
-    }
-    if let Some(o) = p.as_object_mut() {
-        o.remove("consoleSize");
-    }
-    p
 }
 
 /// Where [`resolve_user`] reads from for a running container: its init

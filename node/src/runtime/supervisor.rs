@@ -263,7 +263,14 @@ async fn adopt_previous(cfg: &SupervisorConfig) -> Option<Proc> {
         .trim()
         .parse()
         .ok()?;
-    if !is_containerd(pid) {
+    // The pid may have been recycled, possibly by another containerd (the
+    // system's): only ours runs with our config file.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let config = cfg.config_file();
+    let ours = cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == config.as_os_str().as_encoded_bytes());
+    if !is_containerd(pid) || !ours {
         return None;
     }
     if socket_answers(&cfg.socket(), Duration::from_secs(2)).await {

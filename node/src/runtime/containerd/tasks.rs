@@ -8,8 +8,8 @@
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     CloseIoRequest, CreateTaskRequest, DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest,
-    GetRequest, KillRequest, ListPidsRequest, PauseTaskRequest, ResizePtyRequest,
-    ResumeTaskRequest, StartRequest, WaitRequest,
+    GetRequest, KillRequest, ListPidsRequest, ListTasksRequest, PauseTaskRequest, ResizePtyRequest,
+    ResumeTaskRequest, StartRequest, UpdateTaskRequest, WaitRequest,
 };
 use containerd_client::tonic::transport::Channel;
 use containerd_client::types::Mount as PbMount;
@@ -25,6 +25,8 @@ use crate::runtime::{
 
 /// `Any` type URL containerd 1.6 registers for an OCI process spec.
 const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/// `Any` type URL containerd 1.6 registers for OCI `linux.resources`.
+const RESOURCES_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
 fn path_str(p: &Option<std::path::PathBuf>) -> String {
     p.as_ref()
@@ -39,6 +41,18 @@ fn timestamp(ts: Option<Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
         return None;
     }
     chrono::DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))
+}
+
+fn task_info(p: &containerd_client::types::v1::Process) -> TaskInfo {
+    let status = status(p.status);
+    TaskInfo {
+        pid: p.pid,
+        status,
+        exit: (status == TaskStatus::Stopped).then(|| ExitStatus {
+            code: p.exit_status,
+            exited_at: timestamp(p.exited_at),
+        }),
+    }
 }
 
 fn status(s: i32) -> TaskStatus {
@@ -131,19 +145,56 @@ impl Runtime {
                 e => return Err(e),
             },
         };
-        let Some(p) = resp.process else {
-            return Ok(None);
-        };
-        let status = status(p.status);
-        let exit = (status == TaskStatus::Stopped).then(|| ExitStatus {
-            code: p.exit_status,
-            exited_at: timestamp(p.exited_at),
-        });
-        Ok(Some(TaskInfo {
-            pid: p.pid,
-            status,
-            exit,
-        }))
+        Ok(resp.process.as_ref().map(task_info))
+    }
+
+    /// Every task in the namespace as `(container id, info)`, sorted by ID;
+    /// what the engine reconciles its records with after a restart.
+    #[instrument(skip_all)]
+    pub async fn task_list(&self) -> RuntimeResult<Vec<(String, TaskInfo)>> {
+        let resp = self
+            .tasks()
+            .list(self.request(ListTasksRequest {
+                filter: String::new(),
+            }))
+            .await
+            .map_err(|s| status_to_error("list tasks", s))?;
+        let mut tasks: Vec<(String, TaskInfo)> = resp
+            .into_inner()
+            .tasks
+            .iter()
+            // containerd 1.6 puts the container ID in `id` here, not `container_id`.
+            .map(|p| {
+                let id = if p.container_id.is_empty() {
+                    p.id.clone()
+                } else {
+                    p.container_id.clone()
+                };
+                (id, task_info(p))
+            })
+            .collect();
+        tasks.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(tasks)
+    }
+
+    /// Applies new cgroup limits (an OCI `linux.resources` object, see
+    /// `oci_spec::linux_resources`) to a running task (`docker update`).
+    #[instrument(skip_all, fields(container.id = %id))]
+    pub async fn task_update(&self, id: &str, resources: &serde_json::Value) -> RuntimeResult<()> {
+        let value = serde_json::to_vec(resources)
+            .map_err(|e| RuntimeError::InvalidArgument(format!("encode resources: {e}")))?;
+        self.tasks()
+            .update(self.request(UpdateTaskRequest {
+                container_id: id.to_owned(),
+                resources: Some(Any {
+                    type_url: RESOURCES_TYPE_URL.to_owned(),
+                    value,
+                }),
+                annotations: Default::default(),
+            }))
+            .await
+            .map_err(|s| status_to_error("update task", s))?;
+        Ok(())
     }
 
     /// Sends `signal` to the init process, or to every process of the

@@ -66,6 +66,31 @@ pub const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// The capabilities this process may grant (its bounding set). A
+/// privileged container cannot get more than that: asking runc for a
+/// capability outside it fails with EPERM, so sandboxed hosts (missing e.g.
+/// CAP_SYS_RESOURCE) need the intersection, as podman does.
+pub fn host_caps() -> Vec<String> {
+    let mask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    caps_in_mask(mask)
+}
+
+fn caps_in_mask(mask: u64) -> Vec<String> {
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1u64 << bit) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// Uppercases, adds the `CAP_` prefix and validates (`ALL` passes through).
 fn normalize(caps: &[String]) -> Result<Vec<String>, SpecError> {
     caps.iter()
@@ -156,6 +181,16 @@ mod tests {
         let caps = effective_caps(&s(&["ALL"]), &s(&["SYS_ADMIN"]), false).unwrap();
         assert_eq!(caps.len(), 40);
         assert!(!caps.contains(&"CAP_SYS_ADMIN".to_string()));
+    }
+
+    #[test]
+    fn bounding_mask_maps_to_names() {
+        assert_eq!(
+            caps_in_mask(0b101),
+            s(&["CAP_CHOWN", "CAP_DAC_READ_SEARCH"])
+        );
+        assert_eq!(caps_in_mask(u64::MAX).len(), ALL_CAPS.len());
+        assert!(host_caps().contains(&"CAP_CHOWN".to_string()));
     }
 
     #[test]

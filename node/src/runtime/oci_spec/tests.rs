@@ -62,10 +62,7 @@ fn defaults_match_dockerd() {
         p["capabilities"]["bounding"]
     );
     assert!(p["capabilities"].get("inheritable").is_none());
-    assert_eq!(
-        p["rlimits"],
-        json!([{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}])
-    );
+    assert_eq!(p["rlimits"], json!([]));
     assert_eq!(p["noNewPrivileges"], false);
     assert_eq!(
         ns_types(&spec),
@@ -189,6 +186,12 @@ fn privileged_gets_everything() {
         41
     );
     assert_eq!(spec["linux"]["maskedPaths"], json!([]));
+    let mut limited = i.clone();
+    limited.available_caps = Some(vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()]);
+    assert_eq!(
+        build_spec(&limited).unwrap()["process"]["capabilities"]["effective"],
+        json!(["CAP_CHOWN", "CAP_SYS_ADMIN"])
+    );
     assert_eq!(spec["linux"]["readonlyPaths"], json!([]));
     assert_eq!(
         spec["linux"]["resources"]["devices"],
@@ -317,6 +320,7 @@ fn exec_process_inherits_container_process() {
         tty: true,
         cwd: Some("/tmp".into()),
         privileged: false,
+        available_caps: None,
     };
     let p = exec_process(&spec, &exec);
     assert_eq!(strs(&p["args"]), vec!["echo", "hi"]);
@@ -342,9 +346,73 @@ fn exec_process_inherits_container_process() {
         &ExecConfig {
             privileged: true,
             cwd: None,
-            ..exec
+            ..exec.clone()
         },
     );
     assert_eq!(p["capabilities"]["effective"].as_array().unwrap().len(), 41);
     assert_eq!(p["cwd"], "/");
+    let p = exec_process(
+        &spec,
+        &ExecConfig {
+            privileged: true,
+            available_caps: Some(vec!["CAP_KILL".into()]),
+            ..exec
+        },
+    );
+    assert_eq!(p["capabilities"]["bounding"], json!(["CAP_KILL"]));
+}
+
+#[test]
+fn devices_become_nodes_and_cgroup_rules() {
+    let mut i = input(&["true"]);
+    i.devices = vec![DeviceNode {
+        path: "/dev/fuse".into(),
+        kind: 'c',
+        major: 10,
+        minor: 229,
+        file_mode: 0o666,
+        uid: 0,
+        gid: 0,
+        permissions: "rwm".into(),
+    }];
+    let spec = build_spec(&i).unwrap();
+    assert_eq!(spec["linux"]["devices"][0]["path"], "/dev/fuse");
+    assert_eq!(spec["linux"]["devices"][0]["type"], "c");
+    let rules = spec["linux"]["resources"]["devices"].as_array().unwrap();
+    assert_eq!(
+        rules.last().unwrap(),
+        &json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+    );
+    i.host_config.privileged = Some(true);
+    let spec = build_spec(&i).unwrap();
+    assert_eq!(
+        spec["linux"]["resources"]["devices"],
+        json!([{"allow": true, "access": "rwm"}])
+    );
+    assert_eq!(spec["linux"]["devices"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn console_size_ipc_none_and_cgroup_paths() {
+    let mut i = input(&["sh"]);
+    i.config.tty = Some(true);
+    i.host_config.console_size = Some(vec![40, 120]);
+    i.host_config.ipc_mode = Some("none".into());
+    let spec = build_spec(&i).unwrap();
+    assert_eq!(
+        spec["process"]["consoleSize"],
+        json!({"height": 40, "width": 120})
+    );
+    assert!(mount(&spec, "/dev/shm").is_none());
+    i.config.tty = Some(false);
+    assert!(
+        build_spec(&i).unwrap()["process"]
+            .get("consoleSize")
+            .is_none()
+    );
+
+    let mut hc = HostConfig::default();
+    assert_eq!(cgroups_path(&hc, "abc"), "/shoal/abc");
+    hc.cgroup_parent = Some("custom/".into());
+    assert_eq!(cgroups_path(&hc, "abc"), "/custom/abc");
 }
