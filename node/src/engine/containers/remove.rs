@@ -20,6 +20,11 @@ impl Engine {
     /// Removes `c` (taking its op lock); used by rm, prune and auto-remove.
     pub(crate) async fn remove_container(&self, c: &Arc<Container>, force: bool) -> EngineResult<()> {
         let _op = c.op.lock().await;
+        self.remove_locked(c, force).await
+    }
+
+    /// Removes `c`; the caller holds `c.op`.
+    pub(crate) async fn remove_locked(&self, c: &Arc<Container>, force: bool) -> EngineResult<()> {
         if c.state_tx.borrow().removed {
             return Ok(());
         }

@@ -5,6 +5,12 @@ use shoal_api::models::ExecConfig as DockerExecConfig;
 use crate::runtime::oci_spec::{self, ExecConfig, NetworkMode, ResolvedUser, SpecInput};
 
 use super::super::record::ContainerRecord;
+
+/// The capabilities this daemon may hand out (fixed for its lifetime).
+fn host_caps() -> Vec<String> {
+    static CAPS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CAPS.get_or_init(oci_spec::host_caps).clone()
+}
 use super::super::{Engine, EngineError, EngineResult};
 
 impl Engine {
@@ -28,8 +34,9 @@ impl Engine {
             hosts_path: Some(dir.join("hosts")),
             resolv_conf_path: Some(dir.join("resolv.conf")),
             hostname_path: Some(dir.join("hostname")),
-            cgroups_path: format!("/shoal/{}", rec.id),
+            cgroups_path: oci_spec::cgroups_path(&rec.host_config, &rec.id),
             cgroup_v2: oci_spec::cgroup_v2(),
+            available_caps: Some(host_caps()),
             ..Default::default()
         };
         oci_spec::build_spec(&input).map_err(|e| EngineError::Invalid(e.to_string()))
@@ -66,6 +73,7 @@ impl Engine {
                 tty,
                 cwd: cfg.working_dir.clone(),
                 privileged: cfg.privileged.unwrap_or(false),
+                available_caps: Some(host_caps()),
             },
         ))
     }

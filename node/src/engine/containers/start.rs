@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use crate::runtime::io::{FifoWriter, create_fifos};
 use crate::runtime::{IoPaths, RuntimeError};
 
-use super::super::container::Container;
+use super::super::container::{Container, OutEvent};
 use super::super::logfile::{LogWriter, Rotation};
 use super::super::pump::{self, Sinks};
 use super::super::record::{ContainerRecord, Status};
@@ -78,6 +78,20 @@ impl Engine {
                 self.persist(&rec);
                 let _ = self.runtime().task_delete(&rec.id).await;
                 *c.stdin.lock().await = None;
+                // Attached clients and waiters of this run must not hang.
+                let _ = c.out_tx.send(OutEvent::End);
+                let code = rec.state.exit_code;
+                c.state_tx.send_modify(|s| {
+                    s.running = false;
+                    s.exit_code = code;
+                    s.exits += 1;
+                });
+                if rec.host_config.auto_remove == Some(true) {
+                    // dockerd removes an auto-remove container whose start failed.
+                    if let Err(e) = self.remove_locked(c, true).await {
+                        tracing::warn!(error = %e, "auto-remove after failed start");
+                    }
+                }
                 Err(match e {
                     EngineError::Runtime(RuntimeError::InvalidArgument(m))
                     | EngineError::Runtime(RuntimeError::FailedPrecondition(m))
