@@ -207,9 +207,8 @@ impl Engine {
                 id[..12].to_owned()
             });
         }
-        if host.network_mode.as_deref().unwrap_or("").is_empty() {
-            host.network_mode = Some(network_mode.clone());
-        }
+        // dockerd records the resolved mode ("default" becomes "bridge").
+        host.network_mode = Some(network_mode.clone());
         if host.log_config.as_ref().and_then(|l| l.typ.as_deref()).unwrap_or("").is_empty() {
             let mut lc = host.log_config.clone().unwrap_or_default();
             lc.typ = Some(self.cfg().log_driver.clone());
