@@ -367,6 +367,19 @@ impl Daemon {
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
+    /// Starts a raw HTTP request and returns once the response head has arrived.
+    #[track_caller]
+    pub fn pending(&self, method: &str, path: &str, body: Option<&str>) -> http::Pending {
+        http::Pending::start(
+            &self.sock,
+            method,
+            path,
+            body.map(str::as_bytes),
+            Duration::from_secs(120),
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
     /// The current size of the daemon log, to print only what follows.
     pub fn log_len(&self) -> u64 {
         std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)

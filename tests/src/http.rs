@@ -99,6 +99,69 @@ pub fn request(
     parse(&raw, method == "HEAD")
 }
 
+/// A request whose response headers have arrived but whose body is still streaming (wait,
+/// attach, events): lets a test act only once the server has registered the request.
+#[derive(Debug)]
+pub struct Pending {
+    stream: UnixStream,
+    raw: Vec<u8>,
+    head_only: bool,
+}
+
+impl Pending {
+    /// Sends the request and blocks until the full response head has been received.
+    pub fn start(
+        sock: &Path,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> std::io::Result<Pending> {
+        let mut s = UnixStream::connect(sock)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n");
+        match body {
+            Some(b) => head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            )),
+            None if method == "POST" => head.push_str("Content-Length: 0\r\n"),
+            None => {}
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes())?;
+        if let Some(b) = body {
+            s.write_all(b)?;
+        }
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        Ok(Pending {
+            stream: s,
+            raw,
+            head_only: method == "HEAD",
+        })
+    }
+
+    /// The status code from the received head.
+    pub fn status(&self) -> Option<u16> {
+        parse(&self.raw, true).ok().map(|r| r.status)
+    }
+
+    /// Reads the rest of the response until the server closes it.
+    pub fn finish(mut self) -> std::io::Result<Response> {
+        self.stream.read_to_end(&mut self.raw)?;
+        parse(&self.raw, self.head_only)
+    }
+}
+
 fn parse(raw: &[u8], head_only: bool) -> std::io::Result<Response> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
     let end = raw
