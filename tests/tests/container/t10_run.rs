@@ -43,7 +43,13 @@ fn run_detached_ps_logs_exec_stop_rm() {
     ]);
     assert_eq!(id.len(), 64, "run -d prints the full id: {id}");
 
-    let ps = d.ok(&["ps", "--filter", &format!("name={name}"), "--format", "{{.ID}} {{.Names}} {{.Status}}"]);
+    let ps = d.ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.ID}} {{.Names}} {{.Status}}",
+    ]);
     assert!(ps.starts_with(&id[..12]), "ps: {ps}");
     assert!(ps.contains(&name) && ps.contains("Up"), "ps: {ps}");
 
@@ -58,20 +64,37 @@ fn run_detached_ps_logs_exec_stop_rm() {
     // sh ignores SIGTERM as pid 1, so stop has to fall back to SIGKILL after -t.
     d.ok(&["stop", "-t", "1", &name]);
     let mut logs = logs;
-    assert_eq!(logs.wait_exit(secs(20)), 0, "logs -f ends when the container stops");
+    assert_eq!(
+        logs.wait_exit(secs(20)),
+        0,
+        "logs -f ends when the container stops"
+    );
     assert_eq!(d.cli().fmt(&name, "{{.State.Status}}"), "exited");
-    assert!(d.ok(&["ps", "-q", "--filter", &format!("name={name}")]).is_empty());
+    assert!(
+        d.ok(&["ps", "-q", "--filter", &format!("name={name}")])
+            .is_empty()
+    );
 
     d.ok(&["rm", &name]);
     let gone = d.docker(&["inspect", &name]);
     assert_ne!(gone.code, 0);
-    assert!(gone.stderr.contains("No such object") || gone.stderr.contains("No such container"), "{gone:?}");
+    assert!(
+        gone.stderr.contains("No such object") || gone.stderr.contains("No such container"),
+        "{gone:?}"
+    );
 }
 
 #[test]
 fn run_foreground_streams_stdout_and_stderr() {
     let d = shared();
-    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
     assert_eq!(out.ok(), "out");
     assert_eq!(out.stderr.trim(), "err");
 }
@@ -79,16 +102,24 @@ fn run_foreground_streams_stdout_and_stderr() {
 #[test]
 fn run_interactive_pipes_stdin() {
     let d = shared();
-    let out = d
-        .cli()
-        .run_stdin(&["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"], b"piped\n");
+    let out = d.cli().run_stdin(
+        &["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"],
+        b"piped\n",
+    );
     assert_eq!(out.ok(), "piped\ndone");
 }
 
 #[test]
 fn run_unknown_image_fails_cleanly() {
     let d = shared();
-    let out = d.fail(&["run", "--rm", "--pull", "never", "no-such-image-shoal:nope", "true"]);
+    let out = d.fail(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "no-such-image-shoal:nope",
+        "true",
+    ]);
     assert!(
         out.stderr.to_lowercase().contains("no such image"),
         "{out:?}"

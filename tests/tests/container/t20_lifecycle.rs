@@ -23,7 +23,13 @@ fn create_then_start_then_stop() {
     let t = Instant::now();
     assert_eq!(d.ok(&["stop", "-t", "1", &name]), name);
     assert!(t.elapsed() < secs(15), "stop -t 1 took {:?}", t.elapsed());
-    assert_eq!(d.cli().fmt(&name, "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}"), "exited 137 false");
+    assert_eq!(
+        d.cli().fmt(
+            &name,
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}"
+        ),
+        "exited 137 false"
+    );
     // Stopping a stopped container is fine for the CLI too (304 underneath).
     d.ok(&["stop", &name]);
     d.ok(&["rm", &name]);
@@ -34,11 +40,20 @@ fn stop_sends_sigterm_first() {
     let d = shared();
     let name = unique("term");
     d.ok(&[
-        "run", "-d", "--name", &name, "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
         "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done",
     ]);
     wait::until(secs(20), "container to print ready", || {
-        d.docker(&["logs", &name]).stdout.contains("ready").then_some(())
+        d.docker(&["logs", &name])
+            .stdout
+            .contains("ready")
+            .then_some(())
     });
     d.ok(&["stop", "-t", "30", &name]);
     assert_eq!(d.cli().fmt(&name, "{{.State.ExitCode}}"), "0");
@@ -72,15 +87,27 @@ fn kill_default_and_custom_signal() {
     let d = shared();
     let name = unique("kill");
     d.ok(&[
-        "run", "-d", "--name", &name, "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
         "trap 'echo got-usr1' USR1; echo ready; while true; do sleep 0.1; done",
     ]);
     wait::until(secs(20), "container to print ready", || {
-        d.docker(&["logs", &name]).stdout.contains("ready").then_some(())
+        d.docker(&["logs", &name])
+            .stdout
+            .contains("ready")
+            .then_some(())
     });
     d.ok(&["kill", "-s", "USR1", &name]);
     wait::until(secs(20), "the USR1 trap to run", || {
-        d.docker(&["logs", &name]).stdout.contains("got-usr1").then_some(())
+        d.docker(&["logs", &name])
+            .stdout
+            .contains("got-usr1")
+            .then_some(())
     });
     assert_eq!(d.cli().fmt(&name, "{{.State.Status}}"), "running");
 
@@ -101,7 +128,16 @@ fn kill_default_and_custom_signal() {
 fn wait_prints_exit_code() {
     let d = shared();
     let name = unique("wait");
-    d.ok(&["run", "-d", "--name", &name, "busybox", "sh", "-c", "sleep 0.5; exit 42"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; exit 42",
+    ]);
     assert_eq!(d.ok(&["wait", &name]), "42");
     // Waiting on an exited container returns at once with its code.
     assert_eq!(d.ok(&["wait", &name]), "42");
@@ -112,22 +148,42 @@ fn wait_prints_exit_code() {
 fn wait_conditions() {
     let d = shared();
     let name = unique("waitc");
-    d.ok(&["create", "--name", &name, "busybox", "sh", "-c", "sleep 0.3; exit 4"]);
+    d.ok(&[
+        "create",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 4",
+    ]);
 
     // not-running (the default) is satisfied at once by a created container.
-    let r = d.http("POST", &format!("/containers/{name}/wait?condition=not-running"), None);
+    let r = d.http(
+        "POST",
+        &format!("/containers/{name}/wait?condition=not-running"),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["StatusCode"], 0);
 
     // next-exit waits for the next run to end.
-    let next = d.pending("POST", &format!("/containers/{name}/wait?condition=next-exit"), None);
+    let next = d.pending(
+        "POST",
+        &format!("/containers/{name}/wait?condition=next-exit"),
+        None,
+    );
     assert_eq!(next.status(), Some(200));
     d.ok(&["start", &name]);
     let r = next.finish().unwrap();
     assert_eq!(r.json()["StatusCode"], 4, "{}", r.text());
 
     // removed waits until the container is gone.
-    let removed = d.pending("POST", &format!("/containers/{name}/wait?condition=removed"), None);
+    let removed = d.pending(
+        "POST",
+        &format!("/containers/{name}/wait?condition=removed"),
+        None,
+    );
     assert_eq!(removed.status(), Some(200));
     d.ok(&["rm", &name]);
     let r = removed.finish().unwrap();
@@ -144,7 +200,10 @@ fn rm_running_needs_force() {
     let name = unique("rmf");
     d.ok(&["run", "-d", "--name", &name, "busybox", "sleep", "1000"]);
     let out = d.fail(&["rm", &name]);
-    assert!(out.stderr.contains("cannot remove") || out.stderr.contains("You cannot remove"), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot remove") || out.stderr.contains("You cannot remove"),
+        "{out:?}"
+    );
     let r = d.http("DELETE", &format!("/containers/{name}"), None);
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(d.cli().fmt(&name, "{{.State.Status}}"), "running");
