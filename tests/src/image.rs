@@ -62,6 +62,12 @@ impl ImageSpec {
         s
     }
 
+    /// Sets `created` to `2024-01-01` plus `day` days (1..=28), to order images by age.
+    pub fn created_day(mut self, day: u32) -> ImageSpec {
+        self.created = format!("2024-01-{:02}T00:00:00Z", day.clamp(1, 28));
+        self
+    }
+
     /// The rootfs layer as an uncompressed tar.
     pub fn layer_tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
