@@ -90,6 +90,8 @@ pub struct Options {
     pub extra_args: Vec<String>,
     /// Skip loading `busybox:latest` after start.
     pub no_busybox: bool,
+    /// Put `hosts`, `data-root`, `exec-root` and `pidfile` in `daemon.json` instead of flags.
+    pub paths_in_config: bool,
 }
 
 /// One daemon process (possibly restarted several times) on one set of directories.
@@ -103,6 +105,7 @@ pub struct Daemon {
     log: PathBuf,
     config_file: PathBuf,
     extra_args: Vec<String>,
+    paths_in_config: bool,
     child: Mutex<Option<Child>>,
     cli: Cli,
 }
@@ -130,7 +133,18 @@ impl Daemon {
             .expect("create /tmp/shoal-t-* dir");
         let dir = tmp.path().to_path_buf();
         let config_file = dir.join("daemon.json");
-        let config = opts.config.unwrap_or_else(|| serde_json::json!({}));
+        let mut config = opts.config.unwrap_or_else(|| serde_json::json!({}));
+        if opts.paths_in_config
+            && let Some(m) = config.as_object_mut()
+        {
+            m.insert(
+                "hosts".into(),
+                serde_json::json!([format!("unix://{}/docker.sock", dir.display())]),
+            );
+            m.insert("data-root".into(), serde_json::json!(dir.join("data")));
+            m.insert("exec-root".into(), serde_json::json!(dir.join("exec")));
+            m.insert("pidfile".into(), serde_json::json!(dir.join("daemon.pid")));
+        }
         std::fs::write(
             &config_file,
             serde_json::to_vec_pretty(&config).expect("json"),
@@ -145,6 +159,7 @@ impl Daemon {
             log: dir.join("daemon.log"),
             config_file,
             extra_args: opts.extra_args,
+            paths_in_config: opts.paths_in_config,
             child: Mutex::new(None),
             dir,
             _tmp: Some(tmp),
@@ -193,14 +208,16 @@ impl Daemon {
         if self.engine == Engine::Shoal {
             c.arg("daemon");
         }
-        c.args(["-H", &host])
-            .arg("--data-root")
-            .arg(self.data_root())
-            .arg("--exec-root")
-            .arg(exec_root)
-            .arg("--pidfile")
-            .arg(pidfile)
-            .arg("--config-file")
+        if !self.paths_in_config {
+            c.args(["-H", &host])
+                .arg("--data-root")
+                .arg(self.data_root())
+                .arg("--exec-root")
+                .arg(exec_root)
+                .arg("--pidfile")
+                .arg(pidfile);
+        }
+        c.arg("--config-file")
             .arg(&self.config_file)
             .args(["--log-level", "debug"]);
         if self.engine == Engine::Dockerd {
@@ -310,7 +327,8 @@ impl Daemon {
         );
     }
 
-    fn signal(&self, sig: nix::sys::signal::Signal) {
+    /// Sends `sig` to the daemon process.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
         let pid = nix::unistd::Pid::from_raw(self.pid() as i32);
         // ESRCH only means it already exited; exited() reports that.
         let _ = nix::sys::signal::kill(pid, sig);
@@ -365,6 +383,18 @@ impl Daemon {
             Duration::from_secs(120),
         )
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A raw HTTP request that may fail to connect (the daemon is down).
+    pub fn http_result(&self, method: &str, path: &str) -> std::io::Result<Response> {
+        http::request(
+            &self.sock,
+            method,
+            path,
+            None,
+            None,
+            Duration::from_secs(10),
+        )
     }
 
     /// Starts a raw HTTP request and returns once the response head has arrived.
@@ -434,11 +464,51 @@ fn tail_framed(path: &Path, all: &str, n: usize) -> String {
     )
 }
 
+/// Direct children of `pid` as `(pid, command name)`.
+pub fn children(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may contain spaces; fields after it are fixed.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if rest.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            out.push((child, comm));
+        }
+    }
+    out
+}
+
+/// Whether `pid` is a live process (exists and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
 /// Kills every process whose command line mentions `dir` (containerd, shims left behind by a
-/// killed daemon; all our own descendants) and lazily unmounts everything below `dir`.
+/// killed daemon; all our own descendants) together with all their descendants (the container
+/// processes under those shims), then lazily unmounts everything below `dir`.
 pub fn sweep(dir: &Path) {
     let needle = format!("{}/", dir.display());
     let me = std::process::id();
+    let mut parent_of = Vec::new();
+    let mut seeds = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for e in entries.flatten() {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -447,17 +517,46 @@ pub fn sweep(dir: &Path) {
             if pid == me {
                 continue;
             }
+            if let Some(ppid) = std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|st| {
+                    let close = st.rfind(')')?;
+                    st[close + 1..]
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                })
+            {
+                parent_of.push((pid, ppid));
+            }
             let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
                 continue;
             };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+            if String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(&needle)
+            {
+                seeds.push(pid);
             }
         }
+    }
+    let mut doomed = seeds.clone();
+    let mut i = 0;
+    while i < doomed.len() {
+        let p = doomed[i];
+        for &(child, ppid) in &parent_of {
+            if ppid == p && child != me && !doomed.contains(&child) {
+                doomed.push(child);
+            }
+        }
+        i += 1;
+    }
+    for pid in doomed {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut points: Vec<&str> = mountinfo
@@ -516,9 +615,16 @@ kill -TERM "$DAEMON_PID" 2>/dev/null
 i=0
 while kill -0 "$DAEMON_PID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 kill -KILL "$DAEMON_PID" 2>/dev/null
-for p in /proc/[0-9]*; do
-  if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "$DIR/"; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
-done
+seeds=$(for p in /proc/[0-9]*; do
+  if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "$DIR/"; then echo "${p#/proc/}"; fi
+done | tr '\n' ' ')
+# The seeds (containerd, shims) and every descendant (container processes).
+doomed=$(ps -eo pid=,ppid= | awk -v seeds="$seeds" -v me="$$" '
+  BEGIN { n = split(seeds, s, /[ \n]+/); for (i = 1; i <= n; i++) if (s[i] != "") keep[s[i]] = 1 }
+  { pp[$1] = $2 }
+  END { do { changed = 0; for (p in pp) if (!(p in keep) && (pp[p] in keep) && p != me) { keep[p] = 1; changed = 1 } } while (changed)
+        for (k in keep) print k }')
+[ -n "$doomed" ] && kill -KILL $doomed 2>/dev/null
 awk '{print $5}' /proc/self/mountinfo | grep -F "$DIR/" | sort -r | while read m; do umount -l "$m"; done
 rm -rf "$DIR"
 "#;

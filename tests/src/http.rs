@@ -201,10 +201,7 @@ fn parse(raw: &[u8], head_only: bool) -> std::io::Result<Response> {
 /// Removes chunked framing; tolerates a truncated final chunk (the stream was cut).
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(nl) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(nl) = data.windows(2).position(|w| w == b"\r\n") {
         let size_str = String::from_utf8_lossy(&data[..nl]);
         let size_hex = size_str.split(';').next().unwrap_or("").trim();
         let Ok(size) = usize::from_str_radix(size_hex, 16) else {

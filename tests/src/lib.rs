@@ -16,6 +16,10 @@
 //! - Images are built here ([`image`]) from `/bin/busybox`; nothing is pulled.
 //! - Waiting is always [`wait::until`] with a deadline and a reason.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod containerd;
 pub mod daemon;
 pub mod docker;
 pub mod http;

@@ -2,6 +2,9 @@
 //! restart/kill/wait/rm, ps filters, inspect, logs, attach, exec, top, rename, pause, prune,
 //! export.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod t10_run;
 mod t20_lifecycle;
 mod t30_create_flags;

@@ -1,6 +1,9 @@
 //! Local images through the real docker CLI (issue #2): load (docker-save and OCI), save, import,
 //! ls filters, inspect, tag, rmi, history, prune. Nothing is pulled: images are built in Rust.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod t10_load_save;
 mod t20_list;
 mod t30_tag_rmi;

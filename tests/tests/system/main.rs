@@ -1,6 +1,9 @@
 //! System endpoints and error behaviour (issue #2): _ping, version, info, events, API version
 //! negotiation, Docker's error statuses and messages.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod t10_ping_version_info;
 mod t20_events;
 mod t30_errors;
