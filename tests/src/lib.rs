@@ -1,1 +1,46 @@
-//! placeholder
+//! End-to-end harness for Shoal: black-box tests that drive a real daemon with the real `docker`
+//! CLI, raw HTTP and bollard, exactly as users do.
+//!
+//! ```text
+//!  tests/<area>/t*.rs ──► daemon::shared() / Daemon::start()   (spawn shoal or dockerd)
+//!          │                   │
+//!          ├─ docker::Cli ─────┤  /usr/local/bin/docker, DOCKER_HOST=unix://…
+//!          ├─ http::request ───┤  raw HTTP/1.1 on the socket (status, headers, bad JSON)
+//!          ├─ sdk::connect ────┤  bollard
+//!          └─ pty::Terminal ───┘  docker run -it under tmux
+//! ```
+//!
+//! - `SHOAL_E2E_ENGINE=dockerd` runs the same tests against Debian's dockerd, to prove the tests
+//!   right; Shoal-only assertions are guarded with [`daemon::Engine::is_shoal`].
+//! - `SHOAL_BIN` overrides the shoal binary (default `<workspace>/target/debug/shoal`).
+//! - Images are built here ([`image`]) from `/bin/busybox`; nothing is pulled.
+//! - Waiting is always [`wait::until`] with a deadline and a reason.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod containerd;
+pub mod daemon;
+pub mod docker;
+pub mod http;
+pub mod image;
+pub mod pty;
+pub mod sdk;
+pub mod wait;
+
+pub use daemon::{Daemon, Engine, Fixture, Options, shared};
+pub use wait::secs;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name unique across test binaries and runs: `<prefix>-<pid>-<n><nanos>`, lower-case, valid
+/// as a container name, image repository or label value.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}x{nanos:x}", std::process::id())
+}

@@ -1,0 +1,673 @@
+//! Starting, stopping, killing and restarting the daemon under test.
+//!
+//! Each [`Daemon`] lives in its own short temp dir (`/tmp/shoal-t-XXXXXX`, so socket paths stay far
+//! below the 108-byte limit) holding `docker.sock`, `data/`, `exec/`, `daemon.pid`, `daemon.log`
+//! and the CLI's `DOCKER_CONFIG`. The same tests run against Shoal or, to prove the tests right,
+//! against Debian's dockerd ([`Engine`], from `SHOAL_E2E_ENGINE`).
+//!
+//! Two kinds of daemon:
+//! - [`shared`]: one per test binary, started lazily, for tests that only create their own
+//!   uniquely named objects. A guardian process cleans it up when the test binary exits.
+//! - [`Daemon::start`]: owned by one test (restarts, kills, prunes, daemon flags); cleaned up on
+//!   drop.
+//!
+//! When a test panics, the daemon log (from where the test started) is printed.
+
+use crate::docker::{Cli, Out, run_command};
+use crate::http::{self, Response};
+use crate::wait;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a daemon may take to answer `/_ping` after spawning.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a daemon may take to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which engine the suite drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The `shoal` binary (default).
+    Shoal,
+    /// Debian's `dockerd`, the reference the tests are validated against.
+    Dockerd,
+}
+
+impl Engine {
+    /// From `SHOAL_E2E_ENGINE` (`shoal` or `dockerd`; default `shoal`).
+    pub fn from_env() -> Engine {
+        match std::env::var("SHOAL_E2E_ENGINE").as_deref() {
+            Ok("dockerd") => Engine::Dockerd,
+            Ok("shoal") | Ok("") | Err(_) => Engine::Shoal,
+            Ok(other) => panic!("SHOAL_E2E_ENGINE={other}: expected shoal or dockerd"),
+        }
+    }
+
+    /// True for Shoal; use it to guard Shoal-specific assertions, explicitly.
+    pub fn is_shoal(self) -> bool {
+        self == Engine::Shoal
+    }
+
+    /// The daemon executable.
+    pub fn binary(self) -> PathBuf {
+        match self {
+            Engine::Shoal => shoal_bin(),
+            Engine::Dockerd => {
+                let p = PathBuf::from("/usr/sbin/dockerd");
+                assert!(
+                    p.exists(),
+                    "dockerd not found: apt-get install -y docker.io"
+                );
+                p
+            }
+        }
+    }
+}
+
+/// The shoal binary: `SHOAL_BIN`, else `<workspace>/target/debug/shoal`.
+pub fn shoal_bin() -> PathBuf {
+    let p = match std::env::var_os("SHOAL_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/shoal"),
+    };
+    assert!(
+        p.exists(),
+        "shoal binary not found at {} (run `cargo build -p shoal-node` first, or set SHOAL_BIN)",
+        p.display()
+    );
+    p
+}
+
+/// Extra settings for an owned daemon.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Written to `daemon.json` and passed with `--config-file`.
+    pub config: Option<serde_json::Value>,
+    /// Appended to the daemon's command line.
+    pub extra_args: Vec<String>,
+    /// Skip loading `busybox:latest` after start.
+    pub no_busybox: bool,
+    /// Put `hosts`, `data-root`, `exec-root` and `pidfile` in `daemon.json` instead of flags.
+    pub paths_in_config: bool,
+}
+
+/// One daemon process (possibly restarted several times) on one set of directories.
+#[derive(Debug)]
+pub struct Daemon {
+    engine: Engine,
+    _tmp: Option<tempfile::TempDir>,
+    dir: PathBuf,
+    sock: PathBuf,
+    pidfile: PathBuf,
+    log: PathBuf,
+    config_file: PathBuf,
+    extra_args: Vec<String>,
+    paths_in_config: bool,
+    child: Mutex<Option<Child>>,
+    cli: Cli,
+}
+
+impl Daemon {
+    /// Starts an owned daemon of the engine from the environment, with `busybox:latest` loaded
+    /// (unless `opts.no_busybox`). Panics with the daemon log if it does not come up.
+    pub fn start(opts: Options) -> Daemon {
+        let d = Daemon::prepare(Engine::from_env(), opts.clone());
+        d.spawn();
+        if let Err(e) = d.wait_ready() {
+            panic!("{e}\n{}", d.log_tail(200));
+        }
+        if !opts.no_busybox {
+            d.load_busybox();
+        }
+        d
+    }
+
+    /// Creates the directories and config without starting anything.
+    pub fn prepare(engine: Engine, opts: Options) -> Daemon {
+        let tmp = tempfile::Builder::new()
+            .prefix("shoal-t-")
+            .tempdir_in("/tmp")
+            .expect("create /tmp/shoal-t-* dir");
+        let dir = tmp.path().to_path_buf();
+        let config_file = dir.join("daemon.json");
+        let mut config = opts.config.unwrap_or_else(|| serde_json::json!({}));
+        if opts.paths_in_config
+            && let Some(m) = config.as_object_mut()
+        {
+            m.insert(
+                "hosts".into(),
+                serde_json::json!([format!("unix://{}/docker.sock", dir.display())]),
+            );
+            m.insert("data-root".into(), serde_json::json!(dir.join("data")));
+            m.insert("exec-root".into(), serde_json::json!(dir.join("exec")));
+            m.insert("pidfile".into(), serde_json::json!(dir.join("daemon.pid")));
+        }
+        std::fs::write(
+            &config_file,
+            serde_json::to_vec_pretty(&config).expect("json"),
+        )
+        .expect("write daemon.json");
+        let sock = dir.join("docker.sock");
+        Daemon {
+            engine,
+            cli: Cli::new(&sock, &dir.join("cli")),
+            sock,
+            pidfile: dir.join("daemon.pid"),
+            log: dir.join("daemon.log"),
+            config_file,
+            extra_args: opts.extra_args,
+            paths_in_config: opts.paths_in_config,
+            child: Mutex::new(None),
+            dir,
+            _tmp: Some(tmp),
+        }
+    }
+
+    /// The engine this daemon runs.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The temp dir holding everything of this daemon.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The API socket.
+    pub fn sock(&self) -> &Path {
+        &self.sock
+    }
+
+    /// `--data-root`.
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// `--exec-root`.
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.join("exec")
+    }
+
+    /// `--pidfile`.
+    pub fn pidfile(&self) -> &Path {
+        &self.pidfile
+    }
+
+    /// The docker CLI for this daemon.
+    pub fn cli(&self) -> &Cli {
+        &self.cli
+    }
+
+    /// The command line for this daemon on the given socket, exec-root and pidfile.
+    pub fn command_with(&self, sock: &Path, exec_root: &Path, pidfile: &Path) -> Command {
+        let mut c = Command::new(self.engine.binary());
+        let host = format!("unix://{}", sock.display());
+        if self.engine == Engine::Shoal {
+            c.arg("daemon");
+        }
+        if !self.paths_in_config {
+            c.args(["-H", &host])
+                .arg("--data-root")
+                .arg(self.data_root())
+                .arg("--exec-root")
+                .arg(exec_root)
+                .arg("--pidfile")
+                .arg(pidfile);
+        }
+        c.arg("--config-file")
+            .arg(&self.config_file)
+            .args(["--log-level", "debug"]);
+        if self.engine == Engine::Dockerd {
+            // Keep the reference daemon off the host's networking (no docker0, no iptables
+            // rules), which also gives it Shoal's loopback-only default network. Live-restore
+            // matches Shoal's default of leaving containers running over a restart.
+            c.args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-forward=false",
+                "--live-restore",
+            ]);
+        }
+        c.args(&self.extra_args);
+        c
+    }
+
+    /// The command line this daemon runs with.
+    pub fn command(&self) -> Command {
+        self.command_with(&self.sock, &self.exec_root(), &self.pidfile)
+    }
+
+    /// Spawns the daemon process (log appended to `daemon.log`); does not wait for readiness.
+    pub fn spawn(&self) {
+        let mut guard = self.child.lock().expect("lock");
+        if let Some(c) = guard.as_mut() {
+            assert!(
+                !matches!(c.try_wait(), Ok(None)),
+                "daemon already running (pid {})",
+                c.id()
+            );
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open daemon.log");
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        *guard = Some(child);
+    }
+
+    /// Waits until `/_ping` answers 200, failing early if the process exits.
+    pub fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(code) = self.exited() {
+                return Err(format!("daemon exited with {code:?} before it was ready"));
+            }
+            if let Ok(r) = http::request(
+                &self.sock,
+                "GET",
+                "/_ping",
+                None,
+                None,
+                Duration::from_secs(5),
+            ) && r.status == 200
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("daemon not ready after {READY_TIMEOUT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `Some(exit code)` if the process has exited (-1 for a signal), `None` while running.
+    pub fn exited(&self) -> Option<i32> {
+        let mut guard = self.child.lock().expect("lock");
+        match guard.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(s))) => Some(s.code().unwrap_or(-1)),
+            Some(Ok(None)) => None,
+            Some(Err(_)) | None => Some(-1),
+        }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .lock()
+            .expect("lock")
+            .as_ref()
+            .map(Child::id)
+            .expect("daemon was started")
+    }
+
+    /// Sends SIGTERM and waits for exit; returns the exit code (-1 for a signal). Panics if it
+    /// does not exit within a minute.
+    pub fn terminate(&self) -> i32 {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        wait::until(STOP_TIMEOUT, "daemon to exit after SIGTERM", || {
+            self.exited()
+        })
+    }
+
+    /// Sends SIGKILL to the daemon process (not to its children) and reaps it.
+    pub fn kill9(&self) {
+        self.signal(nix::sys::signal::Signal::SIGKILL);
+        wait::until(
+            Duration::from_secs(10),
+            "daemon to die after SIGKILL",
+            || self.exited(),
+        );
+    }
+
+    /// Sends `sig` to the daemon process.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.pid() as i32);
+        // ESRCH only means it already exited; exited() reports that.
+        let _ = nix::sys::signal::kill(pid, sig);
+    }
+
+    /// Starts the daemon again on the same directories and waits until it is ready.
+    pub fn restart(&self) {
+        self.spawn();
+        if let Err(e) = self.wait_ready() {
+            panic!("restart: {e}\n{}", self.log_tail(200));
+        }
+    }
+
+    /// Loads `busybox:latest` with `docker load`.
+    pub fn load_busybox(&self) {
+        let out = self
+            .cli
+            .run_stdin(&["load"], crate::image::busybox_archive());
+        assert!(
+            out.code == 0 && out.stdout.contains("busybox:latest"),
+            "docker load busybox failed: {out:?}\n{}",
+            self.log_tail(100)
+        );
+    }
+
+    /// `docker <args>`.
+    pub fn docker(&self, args: &[&str]) -> Out {
+        self.cli.run(args)
+    }
+
+    /// `docker <args>`, asserting success; trimmed stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.cli.ok(args)
+    }
+
+    /// `docker <args>`, asserting failure.
+    #[track_caller]
+    pub fn fail(&self, args: &[&str]) -> Out {
+        self.cli.fail(args)
+    }
+
+    /// A raw HTTP request on the API socket (JSON body).
+    #[track_caller]
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        http::request(
+            &self.sock,
+            method,
+            path,
+            body.map(str::as_bytes),
+            None,
+            Duration::from_secs(120),
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A raw HTTP request that may fail to connect (the daemon is down).
+    pub fn http_result(&self, method: &str, path: &str) -> std::io::Result<Response> {
+        http::request(
+            &self.sock,
+            method,
+            path,
+            None,
+            None,
+            Duration::from_secs(10),
+        )
+    }
+
+    /// Starts a raw HTTP request and returns once the response head has arrived.
+    #[track_caller]
+    pub fn pending(&self, method: &str, path: &str, body: Option<&str>) -> http::Pending {
+        http::Pending::start(
+            &self.sock,
+            method,
+            path,
+            body.map(str::as_bytes),
+            Duration::from_secs(120),
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// The current size of the daemon log, to print only what follows.
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// The daemon log from byte `from`.
+    pub fn log_from(&self, from: u64) -> String {
+        let mut s = Vec::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log)
+            && f.seek(SeekFrom::Start(from)).is_ok()
+        {
+            let _ = f.read_to_end(&mut s);
+        }
+        String::from_utf8_lossy(&s).into_owned()
+    }
+
+    /// The last `n` lines of the daemon log, framed for test output.
+    pub fn log_tail(&self, n: usize) -> String {
+        let all = self.log_from(0);
+        tail_framed(&self.log, &all, n)
+    }
+
+    /// Removes every container, stops the daemon, kills what it left behind under our dir and
+    /// unmounts. Used on drop of owned daemons.
+    fn cleanup(&self) {
+        if self.exited().is_none() {
+            let ids = self.cli.run(&["ps", "-aq"]);
+            let ids: Vec<&str> = ids.stdout.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids);
+                let _ = run_command(self.cli.command(&args), None, Duration::from_secs(60));
+            }
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            if wait::try_until(Duration::from_secs(30), || self.exited()).is_none() {
+                self.signal(nix::sys::signal::Signal::SIGKILL);
+                let _ = wait::try_until(Duration::from_secs(5), || self.exited());
+            }
+        }
+        sweep(&self.dir);
+    }
+}
+
+fn tail_framed(path: &Path, all: &str, n: usize) -> String {
+    let lines: Vec<&str> = all.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    format!(
+        "----- daemon log {} (last {} lines) -----\n{}\n----- end of daemon log -----",
+        path.display(),
+        lines.len() - start,
+        lines[start..].join("\n")
+    )
+}
+
+/// Direct children of `pid` as `(pid, command name)`.
+pub fn children(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may contain spaces; fields after it are fixed.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if rest.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            out.push((child, comm));
+        }
+    }
+    out
+}
+
+/// Whether `pid` is a live process (exists and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Kills every process whose command line mentions `dir` (containerd, shims left behind by a
+/// killed daemon; all our own descendants) together with all their descendants (the container
+/// processes under those shims), then lazily unmounts everything below `dir`.
+pub fn sweep(dir: &Path) {
+    let needle = format!("{}/", dir.display());
+    let me = std::process::id();
+    let mut parent_of = Vec::new();
+    let mut seeds = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Some(ppid) = std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|st| {
+                    let close = st.rfind(')')?;
+                    st[close + 1..]
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                })
+            {
+                parent_of.push((pid, ppid));
+            }
+            let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            if String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(&needle)
+            {
+                seeds.push(pid);
+            }
+        }
+    }
+    let mut doomed = seeds.clone();
+    let mut i = 0;
+    while i < doomed.len() {
+        let p = doomed[i];
+        for &(child, ppid) in &parent_of {
+            if ppid == p && child != me && !doomed.contains(&child) {
+                doomed.push(child);
+            }
+        }
+        i += 1;
+    }
+    for pid in doomed {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&needle))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = Command::new("umount")
+            .args(["-l", p])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_tail(300));
+        }
+        self.cleanup();
+    }
+}
+
+/// The per-test-binary shared daemon, with the log printed if the test fails.
+#[derive(Debug)]
+pub struct Fixture {
+    daemon: &'static Daemon,
+    log_from: u64,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        self.daemon
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let text = self.daemon.log_from(self.log_from);
+            eprintln!("{}", tail_framed(&self.daemon.log, &text, 300));
+        }
+    }
+}
+
+/// Cleans up the shared daemon when the test binary exits (even if it is killed): it waits for
+/// EOF on stdin, whose write end only the test process holds.
+const GUARDIAN: &str = r#"
+read _ignored
+ids=$("$DOCKER" ps -aq 2>/dev/null)
+[ -n "$ids" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1
+kill -TERM "$DAEMON_PID" 2>/dev/null
+i=0
+while kill -0 "$DAEMON_PID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL "$DAEMON_PID" 2>/dev/null
+seeds=$(for p in /proc/[0-9]*; do
+  if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "$DIR/"; then echo "${p#/proc/}"; fi
+done | tr '\n' ' ')
+# The seeds (containerd, shims) and every descendant (container processes).
+doomed=$(ps -eo pid=,ppid= | awk -v seeds="$seeds" -v me="$$" '
+  BEGIN { n = split(seeds, s, /[ \n]+/); for (i = 1; i <= n; i++) if (s[i] != "") keep[s[i]] = 1 }
+  { pp[$1] = $2 }
+  END { do { changed = 0; for (p in pp) if (!(p in keep) && (pp[p] in keep) && p != me) { keep[p] = 1; changed = 1 } } while (changed)
+        for (k in keep) print k }')
+[ -n "$doomed" ] && kill -KILL $doomed 2>/dev/null
+awk '{print $5}' /proc/self/mountinfo | grep -F "$DIR/" | sort -r | while read m; do umount -l "$m"; done
+rm -rf "$DIR"
+"#;
+
+struct Shared {
+    daemon: Daemon,
+    _guardian: Mutex<Child>,
+}
+
+/// The shared daemon of this test binary, started on first use with `busybox:latest` loaded.
+///
+/// Tests on it must only touch objects they created (unique names, label filters).
+pub fn shared() -> Fixture {
+    static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        let d = Daemon::prepare(Engine::from_env(), Options::default());
+        d.spawn();
+        let guardian = Command::new("sh")
+            .args(["-c", GUARDIAN])
+            .env("DOCKER", crate::docker::docker_bin())
+            .env("DOCKER_HOST", d.cli.host())
+            .env("DOCKER_CONFIG", d.cli.config_dir())
+            .env("DAEMON_PID", d.pid().to_string())
+            .env("DIR", &d.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn guardian: {e}"))?;
+        if let Err(e) = d.wait_ready() {
+            return Err(format!("shared daemon: {e}\n{}", d.log_tail(200)));
+        }
+        d.load_busybox();
+        Ok(Shared {
+            daemon: d,
+            _guardian: Mutex::new(guardian),
+        })
+    });
+    match shared {
+        Ok(s) => Fixture {
+            daemon: &s.daemon,
+            log_from: s.daemon.log_len(),
+        },
+        Err(e) => panic!("{e}"),
+    }
+}
