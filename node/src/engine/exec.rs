@@ -34,6 +34,9 @@ pub struct Exec {
     container_id: String,
     config: ExecConfig,
     state: Mutex<ExecState>,
+    /// Turns true once the exit code is recorded; the output stream ends
+    /// only then, because clients read the code right after it ends.
+    exited: tokio::sync::watch::Sender<bool>,
 }
 
 /// Every exec known to the engine (dockerd also keeps them in memory only).
@@ -96,6 +99,7 @@ impl Engine {
             container_id: rec.id.clone(),
             config: config.clone(),
             state: Mutex::new(ExecState::default()),
+            exited: tokio::sync::watch::channel(false).0,
         }));
         let (_, rec) = c.update(|r| r.exec_ids.push(id.clone()));
         let cmd = config.cmd.unwrap_or_default().join(" ");
@@ -146,6 +150,7 @@ impl Engine {
             Err(e) => {
                 let _ = self.runtime().exec_delete(&rec.id, &ex.id).await;
                 ex.set(|s| s.exit_code = Some(126));
+                ex.exited.send_replace(true);
                 return Err(EngineError::Invalid(format!("OCI runtime exec failed: {e}")));
             }
         };
@@ -156,7 +161,16 @@ impl Engine {
         self.emit(&rec, &format!("exec_start: {}", ex.config.cmd.clone().unwrap_or_default().join(" ")), &[("execID", ex.id.clone())]);
         self.spawn_exec_waiter(ex.clone(), done, io.clone());
         let stdin_sink = stdin_writer.map(|w| self.exec_stdin(w, rec.id.clone(), ex.id.clone()));
-        let output = if detach { futures::stream::empty().boxed() } else { live_output(rx, true, true) };
+        let output = if detach {
+            futures::stream::empty().boxed()
+        } else {
+            let mut exited = ex.exited.subscribe();
+            let after = futures::stream::once(async move {
+                let _ = exited.wait_for(|e| *e).await;
+            })
+            .filter_map(|()| futures::future::ready(None));
+            live_output(rx, true, true).chain(after).boxed()
+        };
         Ok(AttachIo { tty, output, stdin: stdin_sink })
     }
 
@@ -204,6 +218,7 @@ impl Engine {
                 s.running = false;
                 s.exit_code = Some(code);
             });
+            ex.exited.send_replace(true);
             for p in [io.stdin, io.stdout, io.stderr].into_iter().flatten() {
                 let _ = std::fs::remove_file(p);
             }

@@ -110,19 +110,25 @@ impl LogWriter {
             .timestamp
             .unwrap_or_else(Utc::now)
             .to_rfc3339_opts(SecondsFormat::Nanos, true);
-        let mut buf = Vec::with_capacity(chunk.data.len() + 64);
+        let mut buf = Vec::with_capacity(256);
         for piece in chunk.data.split_inclusive(|b| *b == b'\n') {
-            let entry =
-                Entry { log: String::from_utf8_lossy(piece).into_owned(), stream: stream.into(), time: time.clone() };
+            buf.clear();
+            let entry = Entry {
+                log: String::from_utf8_lossy(piece).into_owned(),
+                stream: stream.into(),
+                time: time.clone(),
+            };
             serde_json::to_writer(&mut buf, &entry)?;
             buf.push(b'\n');
-        }
-        self.file.write_all(&buf)?;
-        self.size += buf.len() as u64;
-        if let Some(max) = self.rotation.max_size {
-            if self.size >= max {
-                self.rotate()?;
+            // Like dockerd, rotate before a record that would pass max-size,
+            // so the current file always holds the newest lines.
+            if let Some(max) = self.rotation.max_size {
+                if self.size > 0 && self.size + buf.len() as u64 > max {
+                    self.rotate()?;
+                }
             }
+            self.file.write_all(&buf)?;
+            self.size += buf.len() as u64;
         }
         Ok(())
     }

@@ -47,16 +47,21 @@ pub fn spawn(
     let mut handles = Vec::new();
     for (stream, reader) in readers {
         let sinks = sinks.clone();
-        handles.push(tracker.spawn(copy(stream, reader, sinks)));
+        handles.push(tracker.spawn(tracing::Instrument::instrument(
+            copy(stream, reader, sinks),
+            span.clone(),
+        )));
     }
-    tracker.spawn(async move {
-        let _enter = span.enter();
-        for h in handles {
-            let _ = h.await;
-        }
-        let _ = sinks.out.send(OutEvent::End);
-        let _ = done_tx.send(true);
-    });
+    tracker.spawn(tracing::Instrument::instrument(
+        async move {
+            for h in handles {
+                let _ = h.await;
+            }
+            let _ = sinks.out.send(OutEvent::End);
+            let _ = done_tx.send(true);
+        },
+        span,
+    ));
     Ok(done_rx)
 }
 
