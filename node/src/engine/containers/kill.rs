@@ -48,8 +48,18 @@ impl Engine {
             // A frozen task cannot act on SIGKILL until thawed.
             let _ = self.runtime().task_resume(&rec.id).await;
         }
+        let mut rx = c.state_tx.subscribe();
+        let exits = rx.borrow().exits;
         self.runtime().task_kill(&rec.id, sig, sig == 9).await?;
         self.emit(&rec, "kill", &[("signal", sig.to_string())]);
+        if sig == 9 {
+            // dockerd's kill with SIGKILL returns once the container is down.
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                rx.wait_for(|s| !s.running || s.exits > exits),
+            )
+            .await;
+        }
         Ok(())
     }
 }
