@@ -113,3 +113,24 @@ fn pidfile_holds_the_daemon_pid() {
     });
     assert!(!pid.is_empty());
 }
+
+#[test]
+fn unix_socket_mode_and_extra_tcp_host() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let d = Daemon::start(Options {
+        extra_args: vec!["-H".into(), format!("tcp://127.0.0.1:{port}")],
+        no_busybox: true,
+        ..Options::default()
+    });
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.sock()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "socket mode {mode:o}");
+
+    // The same API on TCP, as a second -H.
+    let mut c = d.cli().command(&["version", "--format", "{{.Server.Os}}"]);
+    c.env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"));
+    assert_eq!(run_command(c, None, secs(30)).ok(), "linux");
+}

@@ -46,6 +46,13 @@ fn embedded_containerd_is_restarted_when_it_dies() {
             .map(|(p, _)| p)
     };
     let first = find().expect("the daemon runs containerd as its child");
+    // Its root, state and socket live under the daemon's own directories.
+    let cmdline = std::fs::read(format!("/proc/{first}/cmdline")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    assert!(
+        cmdline.contains(&d.dir().display().to_string()),
+        "containerd config under data/exec root: {cmdline}"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first as i32),
         nix::sys::signal::Signal::SIGKILL,
