@@ -51,6 +51,9 @@ pub enum StoreError {
     /// Filesystem error (snapshot directory).
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
+    /// The store configuration is inconsistent.
+    #[error("invalid raft config: {0}")]
+    InvalidConfig(String),
     /// TLS material could not be loaded, or the transport could not be built.
     #[error("transport setup: {0}")]
     Transport(String),

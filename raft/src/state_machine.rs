@@ -77,6 +77,15 @@ impl Shared {
             .unwrap_or(self.keep_old_default)
     }
 
+    /// Flushes the whole database (log and state) to disk.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        self.db
+            .flush_async()
+            .await
+            .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        Ok(())
+    }
+
     /// Number of snapshot files on disk (for tests and metrics).
     pub(crate) fn snapshot_files(&self) -> std::io::Result<usize> {
         self.snapshots.count()
@@ -154,6 +163,13 @@ impl StateMachine {
                 keep_old_default,
             }),
         })
+    }
+}
+
+impl StateMachine {
+    /// Runs `f` on the current state.
+    pub fn read<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
+        f(&self.shared.read().state)
     }
 }
 

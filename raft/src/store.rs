@@ -50,7 +50,7 @@ impl StoreConfig {
 
     /// The openraft configuration derived from the swarm settings.
     ///
-    /// Errors: [`StoreError::Membership`] if the values are inconsistent (e.g. election
+    /// Errors: [`StoreError::InvalidConfig`] if the values are inconsistent (e.g. election
     /// timeout not above the heartbeat).
     pub fn openraft_config(&self) -> Result<openraft::Config, StoreError> {
         let tick_ms = u64::try_from(self.tick.as_millis())
@@ -73,7 +73,7 @@ impl StoreConfig {
         };
         config
             .validate()
-            .map_err(|e| StoreError::Membership(format!("invalid raft config: {e}")))
+            .map_err(|e| StoreError::InvalidConfig(e.to_string()))
     }
 }
 
@@ -326,13 +326,16 @@ impl ClusterStore {
         Ok(self.inner.sm.snapshot_files()?)
     }
 
-    /// Stops the Raft member. Other handles then get Unavailable errors.
+    /// Stops the Raft member and flushes the database. Other handles then get Unavailable
+    /// errors; the sled database closes when the last handle is dropped.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.inner
             .raft
             .shutdown()
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.inner.sm.flush().await?;
+        Ok(())
     }
 }
 
