@@ -189,6 +189,7 @@ impl ClusterStore {
     /// [`Self::propose_or_forward`]); OutOfSequence / NotFound / Conflict / InvalidArgument
     /// when apply rejected it (deterministically, on every replica); Unavailable when Raft
     /// is shutting down.
+    #[tracing::instrument(level = "debug", skip_all, fields(raft.id = self.inner.id))]
     pub async fn propose(&self, cmd: ClusterCommand) -> Result<Applied, StoreError> {
         let req = Request {
             command: cmd,
@@ -202,6 +203,7 @@ impl ClusterStore {
     /// Like [`Self::propose`], but on a follower forwards the proposal to the leader over
     /// the transport. With no known leader: [`StoreError::NotLeader`] with `leader: None`
     /// (Docker answers 503 then).
+    #[tracing::instrument(level = "debug", skip_all, fields(raft.id = self.inner.id))]
     pub async fn propose_or_forward(&self, cmd: ClusterCommand) -> Result<Applied, StoreError> {
         let req = Request {
             command: cmd,
@@ -353,5 +355,38 @@ impl AppliedResponse {
             index: self.index,
             events,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_defaults_map_to_openraft_timings() {
+        let c = StoreConfig::new(1, "127.0.0.1:1", "/tmp/x")
+            .openraft_config()
+            .unwrap();
+        assert_eq!(c.heartbeat_interval, 100);
+        assert_eq!(
+            (c.election_timeout_min, c.election_timeout_max),
+            (1000, 1500)
+        );
+        assert_eq!(c.max_in_snapshot_log_to_keep, 500);
+        assert!(matches!(
+            c.snapshot_policy,
+            openraft::SnapshotPolicy::LogsSinceLast(10_000)
+        ));
+    }
+
+    #[test]
+    fn election_not_above_heartbeat_is_invalid() {
+        let mut sc = StoreConfig::new(1, "127.0.0.1:1", "/tmp/x");
+        sc.raft.election_tick = 1;
+        sc.raft.heartbeat_tick = 1;
+        assert!(matches!(
+            sc.openraft_config(),
+            Err(StoreError::InvalidConfig(_))
+        ));
     }
 }

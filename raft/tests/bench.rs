@@ -219,3 +219,54 @@ async fn snapshot_install_of_100k_objects() {
         m.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run explicitly with --ignored --nocapture"]
+async fn failover_with_default_ticks() {
+    let pki = Pki::new("bench-ca");
+    let root = tempfile::tempdir().unwrap();
+    let mut members = Vec::new();
+    for id in 1..=3u64 {
+        let dir = root.path().join(format!("m{id}"));
+        // StoreConfig::new defaults: 100 ms tick, ElectionTick 10, HeartbeatTick 1.
+        members.push(
+            Member::start(id, &dir, &pki.node_tls("n"), |c| {
+                c.tick = shoal_raft::StoreConfig::new(0, "", "").tick;
+            })
+            .await,
+        );
+    }
+    let voters: BTreeMap<RaftId, _> = members.iter().map(|m| (m.id, m.raft_node())).collect();
+    members[0].store.initialize(voters).await.unwrap();
+    let all: Vec<_> = members.iter().collect();
+    let leader_id = wait_leader(&all, "election").await;
+    let li = members.iter().position(|m| m.id == leader_id).unwrap();
+    members[li]
+        .store
+        .propose(ClusterCommand::Create(node("n1", "h").into()))
+        .await
+        .unwrap();
+
+    let t0 = Instant::now();
+    members[li].stop().await;
+    let survivor = members.iter().find(|m| m.id != leader_id).unwrap();
+    let mut i = 0;
+    loop {
+        i += 1;
+        let cmd = ClusterCommand::Create(service(&format!("x{i}"), &format!("x{i}")).into());
+        if survivor.store.propose_or_forward(cmd).await.is_ok() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no leader");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "failover (100 ms tick): leader stopped -> first write through a survivor {:?}",
+        t0.elapsed()
+    );
+    for mut m in members {
+        if m.id != leader_id {
+            m.stop().await;
+        }
+    }
+}
