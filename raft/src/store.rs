@@ -28,8 +28,8 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// Docker's swarm Raft settings (ticks, snapshot interval, ...).
     pub raft: RaftConfig,
-    /// Length of one Raft tick. Docker's swarm uses 1 s (10 s failover with the default
-    /// ElectionTick 10); Shoal defaults to 100 ms so failover stays under 2 s.
+    /// Length of one Raft tick. Docker's swarm uses 1 s (about 10 s failover with the
+    /// default ElectionTick 10); Shoal defaults to 100 ms so failover stays under 2 s.
     pub tick: Duration,
     /// Storage options.
     pub storage: StorageOptions,
@@ -53,17 +53,30 @@ impl StoreConfig {
     /// Errors: [`StoreError::InvalidConfig`] if the values are inconsistent (e.g. election
     /// timeout not above the heartbeat).
     pub fn openraft_config(&self) -> Result<openraft::Config, StoreError> {
+        if self.raft.heartbeat_tick == 0 || self.raft.election_tick <= self.raft.heartbeat_tick {
+            return Err(StoreError::InvalidConfig(
+                "election tick must be greater than heartbeat tick, which must be greater than 0"
+                    .into(),
+            ));
+        }
         let tick_ms = u64::try_from(self.tick.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        let election_min = tick_ms.saturating_mul(u64::from(self.raft.election_tick));
+        let heartbeat = tick_ms.saturating_mul(u64::from(self.raft.heartbeat_tick));
+        // openraft 0.9 starts an election only after the leader lease (= election_timeout_max)
+        // plus this node's randomized election timeout have passed without a heartbeat. To
+        // detect a dead leader after about ElectionTick ticks, as etcd/swarmkit do, split the
+        // window: min = ElectionTick/2, max = 1.2 * min, i.e. 1.1-1.2 ElectionTick in total.
+        let election = tick_ms.saturating_mul(u64::from(self.raft.election_tick));
+        let election_min = (election / 2).max(heartbeat.saturating_mul(2));
+        let election_max = election_min
+            .saturating_add(election_min / 5)
+            .max(election_min + 1);
         let config = openraft::Config {
             cluster_name: "shoal".into(),
-            heartbeat_interval: tick_ms.saturating_mul(u64::from(self.raft.heartbeat_tick)),
+            heartbeat_interval: heartbeat,
             election_timeout_min: election_min,
-            election_timeout_max: election_min
-                .saturating_add(election_min / 2)
-                .max(election_min + 1),
+            election_timeout_max: election_max,
             install_snapshot_timeout: 10_000,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
                 self.raft.snapshot_interval.max(1),
@@ -368,10 +381,7 @@ mod tests {
             .openraft_config()
             .unwrap();
         assert_eq!(c.heartbeat_interval, 100);
-        assert_eq!(
-            (c.election_timeout_min, c.election_timeout_max),
-            (1000, 1500)
-        );
+        assert_eq!((c.election_timeout_min, c.election_timeout_max), (500, 600));
         assert_eq!(c.max_in_snapshot_log_to_keep, 500);
         assert!(matches!(
             c.snapshot_policy,
