@@ -14,11 +14,13 @@ use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::types::{TypeConfig, typ};
+use crate::error::StoreError;
+use crate::types::{RaftId, TypeConfig, typ};
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
+const OWNER: &[u8] = b"owner";
 
 type Result<T> = std::result::Result<T, typ::StorageError>;
 
@@ -46,6 +48,24 @@ impl LogStore {
             logs: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
         })
+    }
+
+    /// Binds the log to Raft member `id` on first use, and refuses a log written by another
+    /// member: votes and entries are only meaningful for the id that wrote them.
+    ///
+    /// Errors: [`StoreError::InvalidConfig`] on a mismatch, [`StoreError::Storage`] on I/O.
+    pub fn check_owner(&self, id: RaftId) -> std::result::Result<(), StoreError> {
+        match self.read_meta::<RaftId>(OWNER)? {
+            Some(owner) if owner == id => Ok(()),
+            Some(owner) => Err(StoreError::InvalidConfig(format!(
+                "data directory belongs to raft member {owner}, not {id}"
+            ))),
+            None => {
+                self.write_meta(OWNER, &id)?;
+                self.db.flush()?;
+                Ok(())
+            }
+        }
     }
 
     fn read_meta<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>> {

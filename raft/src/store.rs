@@ -143,6 +143,7 @@ impl ClusterStore {
     pub async fn open(config: StoreConfig, tls: &TlsConfig) -> Result<Self, StoreError> {
         let raft_config = Arc::new(config.openraft_config()?);
         let (log, sm) = open_storage(&config.data_dir, config.storage)?;
+        log.check_owner(config.id)?;
         let shared = sm.shared.clone();
         let network = Network::new(tls);
         let raft = openraft::Raft::new(config.id, raft_config, network.clone(), log, sm)

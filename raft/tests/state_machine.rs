@@ -118,3 +118,19 @@ async fn installed_snapshot_replaces_persisted_state() {
     assert_eq!(dst.applied_state().await.unwrap().0, Some(log_id(2)));
     assert_eq!(dst.read(|s| (s.nodes().len(), s.services().len())), (0, 2));
 }
+
+#[tokio::test]
+async fn data_dir_is_bound_to_one_member() {
+    let td = tempfile::tempdir().unwrap();
+    {
+        let (log, _sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        log.check_owner(1).unwrap();
+        log.check_owner(1).unwrap();
+    }
+    let (log, _sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+    let err = log.check_owner(2).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid raft config: data directory belongs to raft member 1, not 2"
+    );
+}

@@ -106,7 +106,11 @@ impl ClusterState {
                 StoreObject::Node(o) => self.update(index, o, undo, events),
                 StoreObject::Service(o) => self.update(index, o, undo, events),
                 StoreObject::Task(o) => {
-                    if let Some(cur) = self.tasks().get(&o.id) {
+                    // A stale update is reported as out of sequence (by `update`), not as a
+                    // bad transition computed against a state the proposer never saw.
+                    if let Some(cur) = self.tasks().get(&o.id)
+                        && cur.meta.version == o.meta.version
+                    {
                         check_transition(cur.status.state, o.status.state).map_err(|source| {
                             ApplyError::InvalidTransition {
                                 task: o.id.to_string(),

@@ -325,3 +325,19 @@ fn replicas_applying_the_same_log_agree() {
     }
     assert_eq!(a, b);
 }
+
+#[test]
+fn stale_task_update_is_out_of_sequence_before_transition_check() {
+    let mut s = ClusterState::default();
+    s.apply(1, create(task("t1", "s1", None))).unwrap();
+    let read = s.tasks().get(&TaskId::new("t1")).unwrap().clone();
+    let mut running = read.clone();
+    running.status.state = TaskState::Running;
+    s.apply(2, ClusterCommand::Update(running.into())).unwrap();
+    let mut stale = read;
+    stale.status.state = TaskState::Pending;
+    let err = s
+        .apply(3, ClusterCommand::Update(stale.into()))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "update out of sequence");
+}
