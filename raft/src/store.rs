@@ -33,6 +33,8 @@ pub struct StoreConfig {
     pub tick: Duration,
     /// Storage options.
     pub storage: StorageOptions,
+    /// How long a proposal may wait to be committed before the caller gets Unavailable.
+    pub propose_timeout: Duration,
 }
 
 impl StoreConfig {
@@ -45,6 +47,7 @@ impl StoreConfig {
             raft: RaftConfig::default(),
             tick: Duration::from_millis(100),
             storage: StorageOptions::default(),
+            propose_timeout: Duration::from_secs(10),
         }
     }
 
@@ -111,6 +114,9 @@ struct Inner {
     raft: typ::Raft,
     sm: Arc<Shared>,
     network: Network,
+    /// A leader that has not heard from a quorum for longer than this refuses writes.
+    quorum_lease: Duration,
+    propose_timeout: Duration,
 }
 
 impl std::fmt::Debug for ClusterStore {
@@ -142,6 +148,7 @@ impl ClusterStore {
     /// disk.
     pub async fn open(config: StoreConfig, tls: &TlsConfig) -> Result<Self, StoreError> {
         let raft_config = Arc::new(config.openraft_config()?);
+        let quorum_lease = Duration::from_millis(raft_config.election_timeout_max);
         let (log, sm) = open_storage(&config.data_dir, config.storage)?;
         log.check_owner(config.id)?;
         let shared = sm.shared.clone();
@@ -157,6 +164,8 @@ impl ClusterStore {
                 raft,
                 sm: shared,
                 network,
+                quorum_lease,
+                propose_timeout: config.propose_timeout,
             }),
         })
     }
@@ -245,11 +254,40 @@ impl ClusterStore {
         &self,
         req: Request,
     ) -> Result<AppliedResponse, StoreError> {
-        let resp = self.inner.raft.client_write(req).await.map_err(from_raft)?;
+        self.check_quorum()?;
+        let resp = tokio::time::timeout(
+            self.inner.propose_timeout,
+            self.inner.raft.client_write(req),
+        )
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!(
+                "proposal not committed within {:?}; the managers may have lost quorum",
+                self.inner.propose_timeout
+            ))
+        })?
+        .map_err(from_raft)?;
         Ok(AppliedResponse {
             index: resp.log_id.index,
             response: resp.data,
         })
+    }
+
+    /// Fails fast on a leader cut off from its quorum: openraft 0.9 keeps such a leader
+    /// leading (and would queue the write forever), Docker answers with an error.
+    fn check_quorum(&self) -> Result<(), StoreError> {
+        let metrics = self.inner.raft.metrics();
+        let m = metrics.borrow();
+        if m.state != openraft::ServerState::Leader {
+            return Ok(());
+        }
+        let lease = u64::try_from(self.inner.quorum_lease.as_millis()).unwrap_or(u64::MAX);
+        match m.millis_since_quorum_ack {
+            Some(ms) if ms > lease => Err(StoreError::Unavailable(format!(
+                "no quorum: this manager has not heard from a majority of managers for {ms} ms"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Runs `f` on this member's local copy of the state (possibly stale on a follower; call

@@ -29,6 +29,8 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Network {
     tls: ClientTlsConfig,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    #[cfg(feature = "testing")]
+    blocked: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Network {
@@ -37,12 +39,25 @@ impl Network {
         Self {
             tls: tls.client_config(),
             channels: Arc::new(Mutex::new(HashMap::new())),
+            #[cfg(feature = "testing")]
+            blocked: Arc::default(),
         }
     }
 
     /// The cached channel to `addr`, created lazily (the first RPC dials; a broken
     /// connection is re-dialled by the channel itself).
     pub fn channel(&self, addr: &str) -> Result<Channel, StoreError> {
+        #[cfg(feature = "testing")]
+        if self
+            .blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(addr)
+        {
+            return Err(StoreError::Unavailable(format!(
+                "{addr} blocked by fault injection"
+            )));
+        }
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
@@ -88,6 +103,26 @@ impl Network {
             serde_json::from_slice(&reply.into_inner().data)
                 .map_err(|e| StoreError::Unavailable(format!("bad reply from leader: {e}")))?;
         res.map_err(StoreError::from)
+    }
+}
+
+/// Fault injection for tests (feature `testing`, never in production builds).
+#[cfg(feature = "testing")]
+impl Network {
+    /// Makes every RPC from this member to `addr` fail as unreachable, until unblocked.
+    pub fn block(&self, addr: &str) {
+        self.blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(addr.to_owned());
+    }
+
+    /// Undoes [`Self::block`].
+    pub fn unblock(&self, addr: &str) {
+        self.blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(addr);
     }
 }
 

@@ -217,3 +217,23 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// Cuts member `i` off from every other member in both directions (fault injection).
+pub fn isolate(members: &[Member], i: usize) {
+    for (j, m) in members.iter().enumerate() {
+        if j != i {
+            members[i].store.network().block(&m.addr);
+            m.store.network().block(&members[i].addr);
+        }
+    }
+}
+
+/// Undoes [`isolate`].
+pub fn heal(members: &[Member], i: usize) {
+    for (j, m) in members.iter().enumerate() {
+        if j != i {
+            members[i].store.network().unblock(&m.addr);
+            m.store.network().unblock(&members[i].addr);
+        }
+    }
+}
