@@ -1,0 +1,30 @@
+//! Configs: non-secret data delivered to tasks as files.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::ConfigId;
+use super::meta::Meta;
+
+/// A config object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// The config's ID.
+    pub id: ConfigId,
+    /// Version and timestamps.
+    pub meta: Meta,
+    /// Name, labels and data.
+    pub spec: ConfigSpec,
+}
+
+/// `docker config create`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConfigSpec {
+    /// Unique config name.
+    pub name: String,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// The config bytes (at most [`super::validate::MAX_CONFIG_SIZE`]).
+    pub data: Vec<u8>,
+}
