@@ -78,18 +78,16 @@ fn lock_data_root(data_root: &Path) -> Result<Flock<File>, DaemonError> {
 }
 
 fn write_pidfile(path: &Path) -> Result<(), DaemonError> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        if let Ok(pid) = text.trim().parse::<i32>() {
-            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-            if alive && pid != std::process::id() as i32 {
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                if comm.trim() == "shoal" {
-                    return Err(DaemonError::AlreadyRunning(format!(
-                        "pid file found, ensure shoal is not running or delete {}",
-                        path.display()
-                    )));
-                }
-            }
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(pid) = text.trim().parse::<i32>()
+    {
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if alive && pid != std::process::id() as i32 && comm.trim() == "shoal" {
+            return Err(DaemonError::AlreadyRunning(format!(
+                "pid file found, ensure shoal is not running or delete {}",
+                path.display()
+            )));
         }
     }
     if let Some(dir) = path.parent() {
@@ -103,10 +101,10 @@ fn write_pidfile(path: &Path) -> Result<(), DaemonError> {
 /// A stable daemon ID (Docker shows it as `ID` in `docker info`).
 fn daemon_id(data_root: &Path) -> String {
     let path = data_root.join("engine-id");
-    if let Ok(id) = std::fs::read_to_string(&path) {
-        if !id.trim().is_empty() {
-            return id.trim().to_owned();
-        }
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return id.trim().to_owned();
     }
     let bytes: [u8; 16] = rand::random();
     let id = hex::encode(bytes);

@@ -28,9 +28,6 @@ impl ImagesApi {
     }
 }
 
-/// Image errors to API errors; exhaustive so a new variant needs a
-/// decision. Texts are dockerd's (`No such image: X`, `conflict: …`).
-
 fn delete_items(items: Vec<DeleteItem>) -> Vec<ImageDeleteResponseItem> {
     items
         .into_iter()

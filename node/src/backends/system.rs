@@ -334,10 +334,11 @@ impl SystemBackend for SystemApi {
             "config",
             "plugin",
         ])?;
-        if let (Some(s), Some(u)) = (since, until) {
-            if u > 0.0 && s > u {
-                return Err(ApiError::invalid("`since` time is after `until` time"));
-            }
+        if let (Some(s), Some(u)) = (since, until)
+            && u > 0.0
+            && s > u
+        {
+            return Err(ApiError::invalid("`since` time is after `until` time"));
         }
         let (history, rx) = self.events.subscribe();
         let f = filters.clone();

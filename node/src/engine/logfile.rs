@@ -139,10 +139,11 @@ impl LogWriter {
             buf.push(b'\n');
             // Like dockerd, rotate before a record that would pass max-size,
             // so the current file always holds the newest lines.
-            if let Some(max) = self.rotation.max_size {
-                if self.size > 0 && self.size + buf.len() as u64 > max {
-                    self.rotate()?;
-                }
+            if let Some(max) = self.rotation.max_size
+                && self.size > 0
+                && self.size + buf.len() as u64 > max
+            {
+                self.rotate()?;
             }
             self.file.write_all(&buf)?;
             self.size += buf.len() as u64;

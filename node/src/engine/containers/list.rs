@@ -159,8 +159,7 @@ impl Engine {
                 && (f.get("ancestor").is_empty() || ancestors.contains(&rec.image_id))
                 && before.is_none_or(|b| rec.created < b)
                 && since.is_none_or(|s| rec.created > s)
-                && (f.get("network").is_empty()
-                    || f.get("network").iter().any(|n| *n == rec.network_mode))
+                && (f.get("network").is_empty() || f.get("network").contains(&rec.network_mode))
                 && (f.get("is-task").is_empty() || f.get("is-task").iter().all(|v| v == "false"));
             if !keep {
                 continue;
