@@ -15,6 +15,7 @@ cd "$ROOT"
 "$ROOT/deploy/scripts/install.sh" --deps-only
 
 cargo fmt --all -- --check
+"$ROOT/deploy/scripts/check-layering.sh"
 cargo clippy --workspace --all-targets -- -D warnings
 # The e2e tests run target/debug/shoal; build it before the tests that spawn it.
 cargo build --workspace --bins
