@@ -127,6 +127,10 @@ impl Daemon {
 
     /// Creates the directories and config without starting anything.
     pub fn prepare(engine: Engine, opts: Options) -> Daemon {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "end-to-end tests need root: they start containerd and run containers (sudo cargo test)"
+        );
         let tmp = tempfile::Builder::new()
             .prefix("shoal-t-")
             .tempdir_in("/tmp")
