@@ -114,7 +114,12 @@ impl Daemon {
     /// Starts an owned daemon of the engine from the environment, with `busybox:latest` loaded
     /// (unless `opts.no_busybox`). Panics with the daemon log if it does not come up.
     pub fn start(opts: Options) -> Daemon {
-        let d = Daemon::prepare(Engine::from_env(), opts.clone());
+        Daemon::start_engine(Engine::from_env(), opts)
+    }
+
+    /// Like [`Daemon::start`] for a given engine (compatibility tests run both side by side).
+    pub fn start_engine(engine: Engine, opts: Options) -> Daemon {
+        let d = Daemon::prepare(engine, opts.clone());
         d.spawn();
         if let Err(e) = d.wait_ready() {
             panic!("{e}\n{}", d.log_tail(200));
