@@ -31,8 +31,21 @@ fi
 # What Shoal and its tests need at run time, and to build.
 PACKAGES=(containerd runc protobuf-compiler busybox-static tmux iproute2 iptables nftables
           util-linux procps ca-certificates gcc pkg-config)
-# The docker CLI users drive Shoal with; Debian's docker.io provides one when none is installed.
-command -v docker >/dev/null 2>&1 || PACKAGES+=(docker.io)
+# The docker CLI users drive Shoal with, and (with SHOAL_WITH_DOCKERD=1, as the test command sets)
+# the reference dockerd the compatibility tests compare against: Debian's docker.io provides both,
+# unless Docker's own docker-ce packages are installed (they conflict with it).
+need_cli=0; need_dockerd=0
+command -v docker >/dev/null 2>&1 || need_cli=1
+if [ "${SHOAL_WITH_DOCKERD:-0}" = 1 ] && ! command -v dockerd >/dev/null 2>&1 && [ ! -x /usr/sbin/dockerd ]; then
+  need_dockerd=1
+fi
+if [ $need_cli = 1 ] || [ $need_dockerd = 1 ]; then
+  if dpkg-query -W -f='${Status}\n' 'docker-ce*' 2>/dev/null | grep -q "install ok installed"; then
+    echo "install.sh: docker-ce packages are installed; not adding docker.io (install docker-ce for dockerd)" >&2
+  else
+    PACKAGES+=(docker.io)
+  fi
+fi
 PACKAGES+=(${SHOAL_EXTRA_PACKAGES:-})
 
 missing=()

@@ -12,7 +12,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-"$ROOT/deploy/scripts/install.sh" --deps-only
+# The compatibility tests (tests/tests/compat) run Debian's dockerd beside Shoal.
+SHOAL_WITH_DOCKERD=1 "$ROOT/deploy/scripts/install.sh" --deps-only
 
 cargo fmt --all -- --check
 "$ROOT/deploy/scripts/check-layering.sh"

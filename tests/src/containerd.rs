@@ -68,6 +68,6 @@ impl Drop for Containerd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        crate::daemon::sweep(self._dir.path());
+        crate::procs::sweep(self._dir.path());
     }
 }

@@ -6,7 +6,7 @@
 //! against Debian's dockerd ([`Engine`], from `SHOAL_E2E_ENGINE`).
 //!
 //! Two kinds of daemon:
-//! - [`shared`]: one per test binary, started lazily, for tests that only create their own
+//! - [`crate::shared::shared`]: one per test binary, started lazily, for tests that only create their own
 //!   uniquely named objects. A guardian process cleans it up when the test binary exits.
 //! - [`Daemon::start`]: owned by one test (restarts, kills, prunes, daemon flags); cleaned up on
 //!   drop.
@@ -19,7 +19,7 @@ use crate::wait;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a daemon may take to answer `/_ping` after spawning.
@@ -114,7 +114,12 @@ impl Daemon {
     /// Starts an owned daemon of the engine from the environment, with `busybox:latest` loaded
     /// (unless `opts.no_busybox`). Panics with the daemon log if it does not come up.
     pub fn start(opts: Options) -> Daemon {
-        let d = Daemon::prepare(Engine::from_env(), opts.clone());
+        Daemon::start_engine(Engine::from_env(), opts)
+    }
+
+    /// Like [`Daemon::start`] for a given engine (compatibility tests run both side by side).
+    pub fn start_engine(engine: Engine, opts: Options) -> Daemon {
+        let d = Daemon::prepare(engine, opts.clone());
         d.spawn();
         if let Err(e) = d.wait_ready() {
             panic!("{e}\n{}", d.log_tail(200));
@@ -127,6 +132,10 @@ impl Daemon {
 
     /// Creates the directories and config without starting anything.
     pub fn prepare(engine: Engine, opts: Options) -> Daemon {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "end-to-end tests need root: they start containerd and run containers (sudo cargo test)"
+        );
         let tmp = tempfile::Builder::new()
             .prefix("shoal-t-")
             .tempdir_in("/tmp")
@@ -194,6 +203,11 @@ impl Daemon {
     /// `--pidfile`.
     pub fn pidfile(&self) -> &Path {
         &self.pidfile
+    }
+
+    /// The daemon's log file (all starts appended).
+    pub fn log_path(&self) -> &Path {
+        &self.log
     }
 
     /// The docker CLI for this daemon.
@@ -449,11 +463,11 @@ impl Daemon {
                 let _ = wait::try_until(Duration::from_secs(5), || self.exited());
             }
         }
-        sweep(&self.dir);
+        crate::procs::sweep(&self.dir);
     }
 }
 
-fn tail_framed(path: &Path, all: &str, n: usize) -> String {
+pub(crate) fn tail_framed(path: &Path, all: &str, n: usize) -> String {
     let lines: Vec<&str> = all.lines().collect();
     let start = lines.len().saturating_sub(n);
     format!(
@@ -464,210 +478,11 @@ fn tail_framed(path: &Path, all: &str, n: usize) -> String {
     )
 }
 
-/// Direct children of `pid` as `(pid, command name)`.
-pub fn children(pid: u32) -> Vec<(u32, String)> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        // comm is in parentheses and may contain spaces; fields after it are fixed.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        if rest.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-            out.push((child, comm));
-        }
-    }
-    out
-}
-
-/// Whether `pid` is a live process (exists and is not a zombie).
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
-/// Kills every process whose command line mentions `dir` (containerd, shims left behind by a
-/// killed daemon; all our own descendants) together with all their descendants (the container
-/// processes under those shims), then lazily unmounts everything below `dir`.
-pub fn sweep(dir: &Path) {
-    let needle = format!("{}/", dir.display());
-    let me = std::process::id();
-    let mut parent_of = Vec::new();
-    let mut seeds = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for e in entries.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if pid == me {
-                continue;
-            }
-            if let Some(ppid) = std::fs::read_to_string(e.path().join("stat"))
-                .ok()
-                .and_then(|st| {
-                    let close = st.rfind(')')?;
-                    st[close + 1..]
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse::<u32>()
-                        .ok()
-                })
-            {
-                parent_of.push((pid, ppid));
-            }
-            let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-                continue;
-            };
-            if String::from_utf8_lossy(&cmdline)
-                .replace('\0', " ")
-                .contains(&needle)
-            {
-                seeds.push(pid);
-            }
-        }
-    }
-    let mut doomed = seeds.clone();
-    let mut i = 0;
-    while i < doomed.len() {
-        let p = doomed[i];
-        for &(child, ppid) in &parent_of {
-            if ppid == p && child != me && !doomed.contains(&child) {
-                doomed.push(child);
-            }
-        }
-        i += 1;
-    }
-    for pid in doomed {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut points: Vec<&str> = mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|p| p.starts_with(&needle))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = Command::new("umount")
-            .args(["-l", p])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 impl Drop for Daemon {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("{}", self.log_tail(300));
         }
         self.cleanup();
-    }
-}
-
-/// The per-test-binary shared daemon, with the log printed if the test fails.
-#[derive(Debug)]
-pub struct Fixture {
-    daemon: &'static Daemon,
-    log_from: u64,
-}
-
-impl std::ops::Deref for Fixture {
-    type Target = Daemon;
-    fn deref(&self) -> &Daemon {
-        self.daemon
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let text = self.daemon.log_from(self.log_from);
-            eprintln!("{}", tail_framed(&self.daemon.log, &text, 300));
-        }
-    }
-}
-
-/// Cleans up the shared daemon when the test binary exits (even if it is killed): it waits for
-/// EOF on stdin, whose write end only the test process holds.
-const GUARDIAN: &str = r#"
-read _ignored
-ids=$("$DOCKER" ps -aq 2>/dev/null)
-[ -n "$ids" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1
-kill -TERM "$DAEMON_PID" 2>/dev/null
-i=0
-while kill -0 "$DAEMON_PID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL "$DAEMON_PID" 2>/dev/null
-seeds=$(for p in /proc/[0-9]*; do
-  if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "$DIR/"; then echo "${p#/proc/}"; fi
-done | tr '\n' ' ')
-# The seeds (containerd, shims) and every descendant (container processes).
-doomed=$(ps -eo pid=,ppid= | awk -v seeds="$seeds" -v me="$$" '
-  BEGIN { n = split(seeds, s, /[ \n]+/); for (i = 1; i <= n; i++) if (s[i] != "") keep[s[i]] = 1 }
-  { pp[$1] = $2 }
-  END { do { changed = 0; for (p in pp) if (!(p in keep) && (pp[p] in keep) && p != me) { keep[p] = 1; changed = 1 } } while (changed)
-        for (k in keep) print k }')
-[ -n "$doomed" ] && kill -KILL $doomed 2>/dev/null
-awk '{print $5}' /proc/self/mountinfo | grep -F "$DIR/" | sort -r | while read m; do umount -l "$m"; done
-rm -rf "$DIR"
-"#;
-
-struct Shared {
-    daemon: Daemon,
-    _guardian: Mutex<Child>,
-}
-
-/// The shared daemon of this test binary, started on first use with `busybox:latest` loaded.
-///
-/// Tests on it must only touch objects they created (unique names, label filters).
-pub fn shared() -> Fixture {
-    static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
-    let shared = SHARED.get_or_init(|| {
-        let d = Daemon::prepare(Engine::from_env(), Options::default());
-        d.spawn();
-        let guardian = Command::new("sh")
-            .args(["-c", GUARDIAN])
-            .env("DOCKER", crate::docker::docker_bin())
-            .env("DOCKER_HOST", d.cli.host())
-            .env("DOCKER_CONFIG", d.cli.config_dir())
-            .env("DAEMON_PID", d.pid().to_string())
-            .env("DIR", &d.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawn guardian: {e}"))?;
-        if let Err(e) = d.wait_ready() {
-            return Err(format!("shared daemon: {e}\n{}", d.log_tail(200)));
-        }
-        d.load_busybox();
-        Ok(Shared {
-            daemon: d,
-            _guardian: Mutex::new(guardian),
-        })
-    });
-    match shared {
-        Ok(s) => Fixture {
-            daemon: &s.daemon,
-            log_from: s.daemon.log_len(),
-        },
-        Err(e) => panic!("{e}"),
     }
 }

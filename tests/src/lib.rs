@@ -24,11 +24,14 @@ pub mod daemon;
 pub mod docker;
 pub mod http;
 pub mod image;
+pub mod procs;
 pub mod pty;
 pub mod sdk;
+pub mod shared;
 pub mod wait;
 
-pub use daemon::{Daemon, Engine, Fixture, Options, shared};
+pub use daemon::{Daemon, Engine, Options};
+pub use shared::{Fixture, shared};
 pub use wait::secs;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -155,8 +155,9 @@ fn json_file_rotation_with_log_opts() {
         "max-file=2 keeps 2 files"
     );
 
-    // Each line of the file is a json-file record.
-    let text = std::fs::read_to_string(&log_path).unwrap();
+    // Each line is a json-file record. (The current file may have just been rotated and be
+    // empty; the previous one is full.)
+    let text = std::fs::read_to_string(format!("{log_path}.1")).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["stream"], "stdout");
     assert!(first["log"].as_str().unwrap().starts_with("line-"));

@@ -2,7 +2,7 @@
 
 use crate::{last_tick, ticker, ticker_survived};
 use nix::sys::signal::Signal;
-use shoal_tests::daemon::alive;
+use shoal_tests::procs::alive;
 use shoal_tests::{Daemon, Options, secs, wait};
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::{last_tick, ticker, ticker_survived};
 use shoal_tests::containerd::Containerd;
-use shoal_tests::daemon::alive;
+use shoal_tests::procs::alive;
 use shoal_tests::{Daemon, Engine, Options, secs, wait};
 
 /// Shoal runs on its embedded containerd, which is what these tests are about. dockerd 20.10

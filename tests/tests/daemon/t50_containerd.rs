@@ -2,7 +2,7 @@
 //! embedded default that is restarted when it dies.
 
 use shoal_tests::containerd::Containerd;
-use shoal_tests::daemon::{alive, children};
+use shoal_tests::procs::{alive, children};
 use shoal_tests::{Daemon, Options, secs, wait};
 
 #[test]

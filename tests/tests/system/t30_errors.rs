@@ -167,3 +167,70 @@ fn conflicts_are_409() {
     assert_eq!(r.status, 409, "{}", r.text());
     d.ok(&["rm", "-f", &name]);
 }
+
+#[test]
+fn garbage_bodies_never_crash_or_create() {
+    let d = shared();
+    let name = unique("garbage");
+    let id = d.ok(&["create", "busybox", "true"]);
+    let endpoints = [
+        format!("/containers/create?name={name}"),
+        format!("/containers/{id}/exec"),
+        format!("/containers/{id}/update"),
+        format!("/containers/{id}/start"),
+        "/exec/nope/start".to_string(),
+        "/images/load".to_string(),
+        "/images/create?fromSrc=-&repo=x".to_string(),
+        "/build".to_string(),
+        "/networks/create".to_string(),
+        "/volumes/create".to_string(),
+    ];
+    // A fixed pseudo-random sequence: the same bytes every run.
+    let mut seed: u64 = 0x5eed_0f51_40a1;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u8
+    };
+    let mut bodies: Vec<Vec<u8>> = vec![
+        b"{".to_vec(),
+        b"}".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"{\"Image\":".to_vec(),
+        b"{\"Cmd\":{\"a\":1}}".to_vec(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        vec![b'{'; 4096],
+    ];
+    for len in [1usize, 7, 64, 700] {
+        bodies.push((0..len).map(|_| next()).collect());
+    }
+    for path in &endpoints {
+        for body in &bodies {
+            let r = shoal_tests::http::request(
+                d.sock(),
+                "POST",
+                path,
+                Some(body),
+                None,
+                shoal_tests::secs(30),
+            );
+            // Any HTTP answer is acceptable except a dropped connection or a 2xx that created
+            // something; the daemon must stay up.
+            let r =
+                r.unwrap_or_else(|e| panic!("POST {path} with {} garbage bytes: {e}", body.len()));
+            assert!(r.status >= 200, "POST {path}: status {}", r.status);
+        }
+    }
+    assert_eq!(
+        d.http("GET", "/_ping", None).status,
+        200,
+        "daemon survives garbage"
+    );
+    assert!(
+        d.ok(&["ps", "-aq", "--filter", &format!("name={name}")])
+            .is_empty()
+    );
+    d.ok(&["rm", "-f", &id]);
+}
