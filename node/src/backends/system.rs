@@ -9,9 +9,9 @@ use futures::stream::BoxStream;
 use shoal_api::error::{ApiError, ApiResult};
 use shoal_api::extract::Filters;
 use shoal_api::models::{
-    Commit, ContainerdInfo, ContainerdInfoNamespaces, EventMessage, PluginsInfo,
-    Runtime as RuntimeInfo, SwarmInfo, SystemDataUsageResponse, SystemInfo, SystemVersion,
-    SystemVersionComponents, SystemVersionPlatform,
+    Commit, ContainerdInfo, ContainerdInfoNamespaces, EventMessage, IndexInfo, PluginsInfo,
+    RegistryServiceConfig, Runtime as RuntimeInfo, SwarmInfo, SystemDataUsageResponse, SystemInfo,
+    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
 };
 use shoal_api::routers::containers::ListOptions;
 use shoal_api::routers::system::SystemBackend;
@@ -294,6 +294,22 @@ impl SystemBackend for SystemApi {
             }),
             runc_commit: Some(Commit {
                 id: Some(self.facts.runc_version.clone()),
+            }),
+            registry_config: Some(RegistryServiceConfig {
+                insecure_registry_cidrs: Some(vec!["127.0.0.0/8".into()]),
+                index_configs: Some(
+                    [(
+                        "docker.io".to_string(),
+                        IndexInfo {
+                            name: Some("docker.io".into()),
+                            mirrors: Some(Vec::new()),
+                            secure: Some(true),
+                            official: Some(true),
+                        },
+                    )]
+                    .into(),
+                ),
+                mirrors: Some(Vec::new()),
             }),
             security_options: Some(vec!["name=seccomp,profile=unconfined".into()]),
             warnings: Some(Vec::new()),

@@ -49,6 +49,10 @@ impl ImageEntry {
             os: Some(self.config.os.clone()),
             size: Some(self.size()),
             virtual_size: Some(self.size()),
+            graph_driver: Some(shoal_api::models::DriverData {
+                name: "overlayfs".to_owned(),
+                data: std::collections::HashMap::new(),
+            }),
             root_fs: Some(ImageInspectRootFs {
                 typ: "layers".to_owned(),
                 layers: Some(self.config.rootfs.diff_ids.clone()),

@@ -36,7 +36,7 @@ pub const DEFAULT_PATH_ENV: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// moby's default masked paths.
-const MASKED_PATHS: &[&str] = &[
+pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
     "/proc/interrupts",
@@ -51,7 +51,7 @@ const MASKED_PATHS: &[&str] = &[
     "/sys/devices/virtual/powercap",
 ];
 /// moby's default read-only paths.
-const READONLY_PATHS: &[&str] = &[
+pub const READONLY_PATHS: &[&str] = &[
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",

@@ -16,6 +16,9 @@ const NOT_REQUIRED: &[&str] = &[
     "NetworkSettings.SecondaryIPAddresses",
     "NetworkSettings.SecondaryIPv6Addresses",
     "NetworkSettings.Bridge",
+    // Commit.Expected: deprecated and dropped from the API models by 1.49.
+    "ContainerdCommit.Expected",
+    "RuncCommit.Expected",
     // Image inspect: removed in API 1.44-1.45.
     "VirtualSize",
     "Container",

@@ -210,8 +210,21 @@ impl Engine {
                 id[..12].to_owned()
             });
         }
-        // dockerd records the resolved mode ("default" becomes "bridge").
+        // dockerd records the resolved mode ("default" becomes "bridge"),
+        // the runtime, and the masked/read-only paths it will apply.
         host.network_mode = Some(network_mode.clone());
+        if host.runtime.as_deref().unwrap_or("").is_empty() {
+            host.runtime = Some("runc".into());
+        }
+        if host.privileged != Some(true) {
+            let own = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+            if host.masked_paths.is_none() {
+                host.masked_paths = Some(own(crate::runtime::oci_spec::MASKED_PATHS));
+            }
+            if host.readonly_paths.is_none() {
+                host.readonly_paths = Some(own(crate::runtime::oci_spec::READONLY_PATHS));
+            }
+        }
         if host
             .log_config
             .as_ref()
