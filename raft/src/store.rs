@@ -254,7 +254,7 @@ impl ClusterStore {
         &self,
         req: Request,
     ) -> Result<AppliedResponse, StoreError> {
-        self.check_quorum()?;
+        self.check_quorum().await?;
         let resp = tokio::time::timeout(
             self.inner.propose_timeout,
             self.inner.raft.client_write(req),
@@ -274,19 +274,33 @@ impl ClusterStore {
     }
 
     /// Fails fast on a leader cut off from its quorum: openraft 0.9 keeps such a leader
-    /// leading (and would queue the write forever), Docker answers with an error.
-    fn check_quorum(&self) -> Result<(), StoreError> {
-        let metrics = self.inner.raft.metrics();
-        let m = metrics.borrow();
-        if m.state != openraft::ServerState::Leader {
-            return Ok(());
-        }
+    /// leading (and would queue the write until the propose timeout); Docker answers with an
+    /// error.
+    ///
+    /// A quorum acknowledgement older than the lease is only a hint (a busy follower can be
+    /// slow to answer), so leadership is then confirmed with a real quorum round trip, and
+    /// only its failure refuses the write.
+    async fn check_quorum(&self) -> Result<(), StoreError> {
         let lease = u64::try_from(self.inner.quorum_lease.as_millis()).unwrap_or(u64::MAX);
-        match m.millis_since_quorum_ack {
-            Some(ms) if ms > lease => Err(StoreError::Unavailable(format!(
-                "no quorum: this manager has not heard from a majority of managers for {ms} ms"
-            ))),
-            _ => Ok(()),
+        let stale_ms = {
+            let metrics = self.inner.raft.metrics();
+            let m = metrics.borrow();
+            match m.millis_since_quorum_ack {
+                Some(ms) if m.state == openraft::ServerState::Leader && ms > lease => ms,
+                _ => return Ok(()),
+            }
+        };
+        let no_quorum = |detail: String| {
+            StoreError::Unavailable(format!(
+                "no quorum: this manager has not heard from a majority of managers for \
+                 {stale_ms} ms ({detail})"
+            ))
+        };
+        let confirm = self.inner.quorum_lease.saturating_mul(5);
+        match tokio::time::timeout(confirm, self.inner.raft.get_read_log_id()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(no_quorum(e.to_string())),
+            Err(_) => Err(no_quorum(format!("no answer within {confirm:?}"))),
         }
     }
 
