@@ -93,6 +93,17 @@ impl StoreConfig {
     }
 }
 
+/// One Raft member as listed by [`ClusterStore::members`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Raft id.
+    pub id: RaftId,
+    /// Its address.
+    pub node: RaftNode,
+    /// Voter (manager) or learner (catching up).
+    pub voter: bool,
+}
+
 /// A command's applied result on the leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -377,6 +388,41 @@ impl ClusterStore {
             .await
             .map(|_| ())
             .map_err(from_raft)
+    }
+
+    /// Removes a member (voter or learner) from the cluster entirely (leader only).
+    pub async fn remove_member(&self, id: RaftId) -> Result<(), StoreError> {
+        let change = openraft::ChangeMembers::RemoveVoters(BTreeSet::from([id]));
+        // retain = false: a removed voter does not linger as a learner.
+        self.inner
+            .raft
+            .change_membership(change, false)
+            .await
+            .map_err(from_raft)?;
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        if m.membership().get_node(&id).is_some() {
+            let change = openraft::ChangeMembers::RemoveNodes(BTreeSet::from([id]));
+            self.inner
+                .raft
+                .change_membership(change, false)
+                .await
+                .map_err(from_raft)?;
+        }
+        Ok(())
+    }
+
+    /// The current members as this member sees them: id, address and whether it votes.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        let voters: BTreeSet<RaftId> = m.membership().voter_ids().collect();
+        m.membership()
+            .nodes()
+            .map(|(id, node)| MemberInfo {
+                id: *id,
+                node: node.clone(),
+                voter: voters.contains(id),
+            })
+            .collect()
     }
 
     /// Asks Raft to build a snapshot now (it runs in the background).
