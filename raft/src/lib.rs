@@ -22,6 +22,14 @@
 //! - [`watch`]: consistent snapshot-then-events subscriptions.
 //! - [`network`] and [`tls`]: the transport; there is no plaintext path.
 //! - [`error`]: the [`StoreError`] type.
+//!
+//! Writes: [`ClusterStore::propose`] on the leader; on a follower it returns NotLeader naming
+//! the leader, and [`ClusterStore::propose_or_forward`] sends it there over the `Propose`
+//! RPC. A leader that has lost its quorum refuses writes ("no quorum: ...") instead of
+//! queueing them, and every proposal is bounded by `StoreConfig::propose_timeout`.
+//!
+//! The `testing` feature adds fault injection (`Network::block`/`unblock`) for tests; it is
+//! never enabled in production builds.
 
 // openraft's storage and RPC error types are large by design and fixed by its trait
 // signatures; boxing them locally would only move the allocation.
@@ -40,7 +48,7 @@ pub mod types;
 pub mod watch;
 
 pub use error::{LeaderInfo, StoreError};
-pub use store::{Applied, ClusterStore, StoreConfig};
+pub use store::{Applied, ClusterStore, MemberInfo, StoreConfig};
 pub use tls::TlsConfig;
 pub use types::{RaftId, RaftNode};
 pub use watch::{Watch, WatchItem};

@@ -93,6 +93,17 @@ impl StoreConfig {
     }
 }
 
+/// One Raft member as listed by [`ClusterStore::members`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Raft id.
+    pub id: RaftId,
+    /// Its address.
+    pub node: RaftNode,
+    /// Voter (manager) or learner (catching up).
+    pub voter: bool,
+}
+
 /// A command's applied result on the leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -254,7 +265,7 @@ impl ClusterStore {
         &self,
         req: Request,
     ) -> Result<AppliedResponse, StoreError> {
-        self.check_quorum()?;
+        self.check_quorum().await?;
         let resp = tokio::time::timeout(
             self.inner.propose_timeout,
             self.inner.raft.client_write(req),
@@ -274,19 +285,33 @@ impl ClusterStore {
     }
 
     /// Fails fast on a leader cut off from its quorum: openraft 0.9 keeps such a leader
-    /// leading (and would queue the write forever), Docker answers with an error.
-    fn check_quorum(&self) -> Result<(), StoreError> {
-        let metrics = self.inner.raft.metrics();
-        let m = metrics.borrow();
-        if m.state != openraft::ServerState::Leader {
-            return Ok(());
-        }
+    /// leading (and would queue the write until the propose timeout); Docker answers with an
+    /// error.
+    ///
+    /// A quorum acknowledgement older than the lease is only a hint (a busy follower can be
+    /// slow to answer), so leadership is then confirmed with a real quorum round trip, and
+    /// only its failure refuses the write.
+    async fn check_quorum(&self) -> Result<(), StoreError> {
         let lease = u64::try_from(self.inner.quorum_lease.as_millis()).unwrap_or(u64::MAX);
-        match m.millis_since_quorum_ack {
-            Some(ms) if ms > lease => Err(StoreError::Unavailable(format!(
-                "no quorum: this manager has not heard from a majority of managers for {ms} ms"
-            ))),
-            _ => Ok(()),
+        let stale_ms = {
+            let metrics = self.inner.raft.metrics();
+            let m = metrics.borrow();
+            match m.millis_since_quorum_ack {
+                Some(ms) if m.state == openraft::ServerState::Leader && ms > lease => ms,
+                _ => return Ok(()),
+            }
+        };
+        let no_quorum = |detail: String| {
+            StoreError::Unavailable(format!(
+                "no quorum: this manager has not heard from a majority of managers for \
+                 {stale_ms} ms ({detail})"
+            ))
+        };
+        let confirm = self.inner.quorum_lease.saturating_mul(5);
+        match tokio::time::timeout(confirm, self.inner.raft.get_read_log_id()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(no_quorum(e.to_string())),
+            Err(_) => Err(no_quorum(format!("no answer within {confirm:?}"))),
         }
     }
 
@@ -363,6 +388,41 @@ impl ClusterStore {
             .await
             .map(|_| ())
             .map_err(from_raft)
+    }
+
+    /// Removes a member (voter or learner) from the cluster entirely (leader only).
+    pub async fn remove_member(&self, id: RaftId) -> Result<(), StoreError> {
+        let change = openraft::ChangeMembers::RemoveVoters(BTreeSet::from([id]));
+        // retain = false: a removed voter does not linger as a learner.
+        self.inner
+            .raft
+            .change_membership(change, false)
+            .await
+            .map_err(from_raft)?;
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        if m.membership().get_node(&id).is_some() {
+            let change = openraft::ChangeMembers::RemoveNodes(BTreeSet::from([id]));
+            self.inner
+                .raft
+                .change_membership(change, false)
+                .await
+                .map_err(from_raft)?;
+        }
+        Ok(())
+    }
+
+    /// The current members as this member sees them: id, address and whether it votes.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        let voters: BTreeSet<RaftId> = m.membership().voter_ids().collect();
+        m.membership()
+            .nodes()
+            .map(|(id, node)| MemberInfo {
+                id: *id,
+                node: node.clone(),
+                voter: voters.contains(id),
+            })
+            .collect()
     }
 
     /// Asks Raft to build a snapshot now (it runs in the background).

@@ -152,6 +152,16 @@ async fn new_member_catches_up_through_snapshot_install() {
             .read(|s| s.services().get_by_name("web0").is_none())
     );
 
+    // Removing it again leaves three voters and no trace of member 4.
+    leader.store.remove_member(4).await.unwrap();
+    let listed: Vec<_> = leader
+        .store
+        .members()
+        .into_iter()
+        .map(|m| (m.id, m.voter))
+        .collect();
+    assert_eq!(listed, vec![(1, true), (2, true), (3, true)]);
+
     members.push(m4);
     for mut m in members {
         m.stop().await;
