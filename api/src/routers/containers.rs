@@ -33,10 +33,11 @@ pub struct LogsOptions {
     pub stdout: bool,
     /// Include stderr.
     pub stderr: bool,
-    /// Unix seconds (fractional allowed); 0 means from the start.
-    pub since: Option<f64>,
-    /// Unix seconds; 0 means no bound.
-    pub until: Option<f64>,
+    /// Unix time in nanoseconds (the query's `secs[.nanos]`, kept exact
+    /// so `--since` the timestamp of a line includes that line).
+    pub since: Option<i128>,
+    /// Unix time in nanoseconds; no bound when absent.
+    pub until: Option<i128>,
     /// Prefix lines with RFC3339Nano timestamps (the router does it).
     pub timestamps: bool,
     /// Only the last N lines; None for all.

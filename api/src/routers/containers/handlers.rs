@@ -197,8 +197,45 @@ fn parse_tail(raw: Option<&str>) -> Option<usize> {
 }
 
 /// `since`/`until` are unix seconds with optional fraction; 0 means unset.
-fn parse_unix_time(q: &QueryParams, key: &str) -> ApiResult<Option<f64>> {
-    Ok(q.number::<f64>(key)?.filter(|t| *t != 0.0))
+fn parse_unix_time(q: &QueryParams, key: &str) -> ApiResult<Option<i128>> {
+    let Some(raw) = q.get(key).map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let nanos = unix_nanos(raw)
+        .ok_or_else(|| ApiError::invalid(format!("invalid value for {key}: {raw}")))?;
+    Ok(Some(nanos).filter(|n| *n != 0))
+}
+
+/// `secs[.fraction]` to nanoseconds without going through a float.
+fn unix_nanos(raw: &str) -> Option<i128> {
+    let (secs, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let secs: i128 = secs.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac: i128 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    Some(secs * 1_000_000_000 + if secs < 0 { -frac } else { frac })
+}
+
+#[cfg(test)]
+mod unix_time_tests {
+    use super::unix_nanos;
+
+    #[test]
+    fn fractions_are_exact() {
+        assert_eq!(
+            unix_nanos("1700000000.000000001"),
+            Some(1_700_000_000_000_000_001)
+        );
+        assert_eq!(unix_nanos("1700000000.5"), Some(1_700_000_000_500_000_000));
+        assert_eq!(unix_nanos("12"), Some(12_000_000_000));
+        assert_eq!(unix_nanos("x"), None);
+        assert_eq!(unix_nanos("1.1234567891"), None);
+    }
 }
 
 async fn logs(

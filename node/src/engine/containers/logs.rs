@@ -20,13 +20,14 @@ fn keep(c: &OutputChunk, opts: &LogsOptions) -> bool {
     };
     let t = c
         .timestamp
-        .map(|t| t.timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9);
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map(i128::from);
     let since_ok = match (opts.since, t) {
-        (Some(s), Some(t)) if s > 0.0 => t >= s,
+        (Some(s), Some(t)) => t >= s,
         _ => true,
     };
     let until_ok = match (opts.until, t) {
-        (Some(u), Some(t)) if u > 0.0 => t <= u,
+        (Some(u), Some(t)) => t <= u,
         _ => true,
     };
     stream_ok && since_ok && until_ok
@@ -91,7 +92,7 @@ impl Engine {
         if !opts.follow || !live {
             return Ok((rec.tty(), head.boxed()));
         }
-        let until = opts.until.filter(|u| *u > 0.0);
+        let until = opts.until;
         let follow = Follow {
             path,
             offset,
@@ -122,10 +123,9 @@ impl Engine {
         let stream = head.chain(tail);
         let stream: OutputStream = match until {
             Some(u) => {
-                let deadline = tokio::time::Instant::now()
-                    + std::time::Duration::from_secs_f64(
-                        (u - chrono::Utc::now().timestamp() as f64).max(0.0),
-                    );
+                let now = i128::from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+                let wait = u64::try_from((u - now).max(0)).unwrap_or(u64::MAX);
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_nanos(wait);
                 stream
                     .take_until(tokio::time::sleep_until(deadline))
                     .boxed()
