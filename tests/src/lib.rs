@@ -15,6 +15,23 @@
 //! - `SHOAL_BIN` overrides the shoal binary (default `<workspace>/target/debug/shoal`).
 //! - Images are built here ([`image`]) from `/bin/busybox`; nothing is pulled.
 //! - Waiting is always [`wait::until`] with a deadline and a reason.
+//!
+//! A test on the shared daemon (objects named with [`unique`], so tests run in parallel):
+//!
+//! ```no_run
+//! use shoal_tests::{shared, unique};
+//!
+//! let d = shared();
+//! let name = unique("demo");
+//! d.ok(&["run", "-d", "--name", &name, "busybox", "sleep", "100"]);
+//! assert_eq!(d.cli().fmt(&name, "{{.State.Status}}"), "running");
+//! let r = d.http("POST", &format!("/containers/{name}/start"), None);
+//! assert_eq!(r.status, 304);
+//! d.ok(&["rm", "-f", &name]);
+//! ```
+//!
+//! A test that restarts or reconfigures the daemon owns one:
+//! `let d = Daemon::start(Options::default()); d.kill9(); d.restart();` (cleaned up on drop).
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

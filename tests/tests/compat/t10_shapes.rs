@@ -26,8 +26,12 @@ const NOT_REQUIRED: &[&str] = &[
     "DockerVersion",
     "Parent",
     "[].VirtualSize",
-    // dockerd's graph driver internals; Shoal's storage is containerd snapshots.
-    "GraphDriver.Data",
+    // dockerd's graph driver; nullable in the API, and Shoal's storage is containerd snapshots.
+    "GraphDriver",
+    // Info: Commit.Expected was removed from the API (absent from the 1.56 spec).
+    "ContainerdCommit.Expected",
+    "RuncCommit.Expected",
+    "InitCommit.Expected",
     // Info: dockerd/graph-driver and kernel details that describe dockerd itself.
     "DriverStatus",
     "Plugins.Authorization",

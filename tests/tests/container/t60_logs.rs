@@ -172,3 +172,25 @@ fn json_file_rotation_with_log_opts() {
         "rm deletes the log"
     );
 }
+
+#[test]
+fn log_driver_none_keeps_no_logs() {
+    let d = shared();
+    let name = unique("nolog");
+    let out = d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "unseen",
+    ]);
+    // The foreground run still streams through attach.
+    assert_eq!(out.ok(), "unseen");
+    assert_eq!(d.cli().fmt(&name, "{{.HostConfig.LogConfig.Type}}"), "none");
+    let out = d.fail(&["logs", &name]);
+    assert!(out.stderr.contains("does not support reading"), "{out:?}");
+    d.ok(&["rm", &name]);
+}

@@ -130,3 +130,29 @@ fn raw_attach_multiplexes_streams_without_tty() {
     );
     assert_eq!(r.status, 404, "{}", r.text());
 }
+
+#[test]
+fn start_attach_interactive() {
+    let d = shared();
+    let name = unique("startai");
+    d.ok(&[
+        "create",
+        "-i",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "read l; echo \"got:$l\"; exit 4",
+    ]);
+    let out = d.cli().run_stdin(&["start", "-ai", &name], b"hello\n");
+    assert_eq!(out.code, 4, "{out:?}");
+    assert_eq!(out.stdout.trim(), "got:hello");
+    // start -a on a finished container runs it again and streams the new output.
+    let name2 = unique("starta");
+    d.ok(&["create", "--name", &name2, "busybox", "echo", "again"]);
+    assert_eq!(d.ok(&["start", "-a", &name2]), "again");
+    assert_eq!(d.ok(&["start", "-a", &name2]), "again");
+    assert_eq!(d.ok(&["logs", &name2]), "again\nagain");
+    d.ok(&["rm", &name, &name2]);
+}

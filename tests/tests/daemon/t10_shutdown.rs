@@ -12,6 +12,9 @@ fn sigterm_exits_zero_and_leaves_containers_running() {
     d.ok(&[
         "create", "--name", "idle", "-l", "keep=me", "busybox", "true",
     ]);
+    d.ok(&[
+        "run", "-d", "--rm", "--name", "auto", "busybox", "sleep", "1000",
+    ]);
     wait::until(secs(20), "a few ticks", || {
         (last_tick(&d, "ticker") >= 2).then_some(())
     });
@@ -29,6 +32,9 @@ fn sigterm_exits_zero_and_leaves_containers_running() {
         ),
         "created me"
     );
+    // Names are still taken after the restart.
+    let out = d.fail(&["create", "--name", "idle", "busybox", "true"]);
+    assert!(out.stderr.contains("is already in use"), "{out:?}");
 }
 
 #[test]
