@@ -7,6 +7,8 @@
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod nodes;
+pub mod swarm;
 pub mod system;
 pub mod unsupported;
 
