@@ -20,3 +20,7 @@ pub trait NodesBackend: Send + Sync + 'static {
     /// `DELETE /nodes/{id}?force=`.
     async fn remove(&self, id: &str, force: bool) -> ApiResult<()>;
 }
+
+mod handlers;
+
+pub(crate) use handlers::routes;
