@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 use crate::error::ApiResult;
 use crate::models::{
-    Swarm, SwarmInitRequest, SwarmJoinRequest, SwarmSpec, SwarmUnlockRequest, UnlockKeyResponse,
+    NodeSpecAvailabilityEnum, Swarm, SwarmInitRequest, SwarmJoinRequest, SwarmSpec,
+    SwarmUnlockRequest, UnlockKeyResponse,
 };
 
 /// `POST /swarm/update` query flags.
@@ -40,6 +41,34 @@ pub trait SwarmBackend: Send + Sync + 'static {
     async fn unlock_key(&self) -> ApiResult<UnlockKeyResponse>;
     /// `POST /swarm/unlock`.
     async fn unlock(&self, req: SwarmUnlockRequest) -> ApiResult<()>;
+
+    /// `POST /swarm/init` as the router calls it. `availability` is this
+    /// node's starting availability (`docker swarm init --availability
+    /// drain`), which the CLI sends beside the swagger's fields and so
+    /// bollard-stubs' `SwarmInitRequest` cannot carry; `None` when not given.
+    /// The default ignores it and calls [`SwarmBackend::init`]; a backend
+    /// that honours it overrides this.
+    async fn init_with_availability(
+        &self,
+        req: SwarmInitRequest,
+        availability: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<String> {
+        let _ = availability;
+        self.init(req).await
+    }
+
+    /// `POST /swarm/join` as the router calls it; `availability` as for
+    /// [`SwarmBackend::init_with_availability`] (`docker swarm join
+    /// --availability pause`). The default ignores it and calls
+    /// [`SwarmBackend::join`].
+    async fn join_with_availability(
+        &self,
+        req: SwarmJoinRequest,
+        availability: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<()> {
+        let _ = availability;
+        self.join(req).await
+    }
 }
 
 mod handlers;
