@@ -47,7 +47,8 @@ async fn init_answers_the_node_id_as_a_json_string() {
     assert_eq!(
         calls,
         vec![
-            r#"swarm-init listen=Some("0.0.0.0:2377") advertise=Some("10.0.0.1") pool=Some(["10.20.0.0/16"]) subnet=Some(24) port=Some(0) autolock=Some(true)"#
+            r#"swarm-init listen=Some("0.0.0.0:2377") advertise=Some("10.0.0.1") pool=Some(["10.20.0.0/16"]) subnet=Some(24) port=Some(0) autolock=Some(true)"#,
+            "availability=None",
         ]
     );
 
@@ -85,6 +86,36 @@ async fn init_drops_fields_older_clients_cannot_send() {
 }
 
 #[tokio::test]
+async fn init_carries_what_the_swagger_leaves_out() {
+    // An SDK may set only the top-level AutoLockManagers; dockerd honours it.
+    let req: &[u8] = br#"{"ListenAddr":"0.0.0.0:2377","AutoLockManagers":true,
+        "Availability":"drain"}"#;
+    let (status, _, _, calls) =
+        as_role(SwarmRole::Inactive, Method::POST, "/swarm/init", req).await;
+    assert_eq!(status, 200);
+    assert!(calls[0].ends_with("autolock=Some(true)"), "{calls:?}");
+    assert_eq!(calls[1], "availability=Some(DRAIN)");
+
+    // An empty body is the zero request, as moby's ReadJSON has it.
+    let (status, _, body, calls) =
+        as_role(SwarmRole::Inactive, Method::POST, "/swarm/init", b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body), "n1");
+    assert!(calls[0].ends_with("autolock=None"), "{calls:?}");
+
+    let (status, _, body, calls) = as_role(
+        SwarmRole::Inactive,
+        Method::POST,
+        "/swarm/join",
+        br#"{"Availability":"sleepy"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&body).starts_with("invalid JSON"), "{body:?}");
+    assert!(calls.is_empty());
+}
+
+#[tokio::test]
 async fn join_takes_the_cli_body_and_answers_a_bare_200() {
     let req: &[u8] = br#"{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"","DataPathAddr":"",
         "RemoteAddrs":["10.0.0.1:2377"],"JoinToken":"SWMTKN-1-abc","Availability":"active"}"#;
@@ -95,7 +126,8 @@ async fn join_takes_the_cli_body_and_answers_a_bare_200() {
     assert_eq!(
         calls,
         vec![
-            r#"swarm-join listen=Some("0.0.0.0:2377") remotes=Some(["10.0.0.1:2377"]) token=Some("SWMTKN-1-abc")"#
+            r#"swarm-join listen=Some("0.0.0.0:2377") remotes=Some(["10.0.0.1:2377"]) token=Some("SWMTKN-1-abc")"#,
+            "availability=Some(ACTIVE)",
         ]
     );
 

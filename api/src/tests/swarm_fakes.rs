@@ -79,6 +79,24 @@ impl SwarmBackend for Fake {
         ));
         Ok("n1".into())
     }
+    async fn init_with_availability(
+        &self,
+        req: SwarmInitRequest,
+        availability: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<String> {
+        let id = SwarmBackend::init(self, req).await?;
+        self.record(format!("availability={availability:?}"));
+        Ok(id)
+    }
+    async fn join_with_availability(
+        &self,
+        req: SwarmJoinRequest,
+        availability: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<()> {
+        SwarmBackend::join(self, req).await?;
+        self.record(format!("availability={availability:?}"));
+        Ok(())
+    }
     async fn join(&self, req: SwarmJoinRequest) -> ApiResult<()> {
         self.not_joined()?;
         self.record(format!(

@@ -13,10 +13,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use serde::Deserialize;
+
 use super::{SwarmBackend, SwarmUpdateFlags};
 use crate::error::ApiResult;
 use crate::extract::{OptionalJsonBody, QueryParams};
-use crate::models::{SwarmInitRequest, SwarmJoinRequest, SwarmSpec, SwarmUnlockRequest};
+use crate::models::{
+    NodeSpecAvailabilityEnum, SwarmInitRequest, SwarmJoinRequest, SwarmSpec,
+    SwarmSpecEncryptionConfig, SwarmUnlockRequest,
+};
 use crate::version::ApiVersion;
 
 type Backend = State<Arc<dyn SwarmBackend>>;
@@ -34,13 +39,40 @@ pub(crate) fn routes(backend: Arc<dyn SwarmBackend>) -> Router {
         .with_state(backend)
 }
 
+/// moby's `InitRequest` as the CLI sends it: the swagger's fields plus the
+/// two it leaves out.
+#[derive(Debug, Default, Deserialize)]
+struct InitBody {
+    #[serde(flatten)]
+    req: SwarmInitRequest,
+    #[serde(rename = "AutoLockManagers", default)]
+    auto_lock_managers: Option<bool>,
+    #[serde(rename = "Availability", default)]
+    availability: Option<NodeSpecAvailabilityEnum>,
+}
+
+/// moby's `JoinRequest`: the swagger's fields plus `Availability`.
+#[derive(Debug, Default, Deserialize)]
+struct JoinBody {
+    #[serde(flatten)]
+    req: SwarmJoinRequest,
+    #[serde(rename = "Availability", default)]
+    availability: Option<NodeSpecAvailabilityEnum>,
+}
+
+/// Go's zero value `""` means "not given".
+fn given(a: Option<NodeSpecAvailabilityEnum>) -> Option<NodeSpecAvailabilityEnum> {
+    a.filter(|a| *a != NodeSpecAvailabilityEnum::EMPTY)
+}
+
 /// Answers the new node's ID as a JSON string, which `docker swarm init`
 /// prints in "Swarm initialized: current node (ID) is now a manager."
 async fn init(
     State(b): Backend,
     version: ApiVersion,
-    OptionalJsonBody(mut req): OptionalJsonBody<SwarmInitRequest>,
+    OptionalJsonBody(body): OptionalJsonBody<InitBody>,
 ) -> ApiResult<Response> {
+    let mut req = body.req;
     // dockerd drops fields older clients could not have meant: address
     // pools came with API 1.39, the data path port with 1.40.
     if !version.at_least(1, 39) {
@@ -50,15 +82,26 @@ async fn init(
     if !version.at_least(1, 40) {
         req.data_path_port = None;
     }
-    let node_id = b.init(req).await?;
+    // dockerd locks the managers when either the request or its spec asks
+    // (the CLI sets both); the spec is the one place the backend looks.
+    if body.auto_lock_managers == Some(true) {
+        let spec = req.spec.get_or_insert_with(SwarmSpec::default);
+        spec.encryption_config
+            .get_or_insert_with(SwarmSpecEncryptionConfig::default)
+            .auto_lock_managers = Some(true);
+    }
+    let node_id = b
+        .init_with_availability(req, given(body.availability))
+        .await?;
     Ok(Json(node_id).into_response())
 }
 
 async fn join(
     State(b): Backend,
-    OptionalJsonBody(req): OptionalJsonBody<SwarmJoinRequest>,
+    OptionalJsonBody(body): OptionalJsonBody<JoinBody>,
 ) -> ApiResult<StatusCode> {
-    b.join(req).await?;
+    b.join_with_availability(body.req, given(body.availability))
+        .await?;
     Ok(StatusCode::OK)
 }
 
