@@ -310,6 +310,9 @@ async fn node_inspect_and_404() {
     assert_eq!(v["Version"]["Index"], 3);
     assert_eq!(v["Spec"]["Role"], "manager");
     assert_eq!(v["Spec"]["Availability"], "active");
+    assert_eq!(v["Status"]["State"], "ready");
+    assert_eq!(v["ManagerStatus"]["Reachability"], "reachable");
+    assert_eq!(v["ManagerStatus"]["Addr"], "10.0.0.1:2377");
     assert_eq!(calls, vec!["node-inspect n1"]);
 
     let (status, _, body, _) = manager(Method::GET, "/nodes/missing", b"").await;

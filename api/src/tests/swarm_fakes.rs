@@ -217,6 +217,17 @@ fn fake_node(id: &str) -> Node {
             hostname: Some("host1".into()),
             ..Default::default()
         }),
+        status: Some(NodeStatus {
+            state: Some(NodeState::READY),
+            addr: Some("10.0.0.1".into()),
+            ..Default::default()
+        }),
+        // `docker swarm join-token` prints `docker swarm join ... <Addr>`.
+        manager_status: Some(ManagerStatus {
+            leader: Some(true),
+            reachability: Some(Reachability::REACHABLE),
+            addr: Some("10.0.0.1:2377".into()),
+        }),
         ..Default::default()
     }
 }
