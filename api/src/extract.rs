@@ -134,6 +134,40 @@ impl QueryParams {
     pub fn filters(&self) -> Result<Filters, ApiError> {
         Filters::parse(self.get("filters"))
     }
+
+    /// The `version` of a swarm object an update is based on, as moby reads
+    /// it (`strconv.ParseUint`): required, decimal digits only, and any
+    /// failure is a 400 "invalid {object} version '...': ...".
+    pub fn object_version(&self, object: &str) -> Result<u64, ApiError> {
+        let raw = self.get("version").unwrap_or("");
+        go_parse_uint(raw).map_err(|reason| {
+            ApiError::invalid(format!(
+                "invalid {object} version '{raw}': strconv.ParseUint: parsing {raw:?}: {reason}"
+            ))
+        })
+    }
+
+    /// An optional strict boolean (Go `strconv.ParseBool`, unlike
+    /// [`parse_bool`]): absent or empty is false, anything outside Go's
+    /// spellings is a 400 "invalid value for {key}: ...", as dockerd answers
+    /// for the `/swarm/update` rotate flags.
+    pub fn strict_bool(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(false),
+            Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
+            Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
+            Some(v) => Err(ApiError::invalid(format!("invalid value for {key}: {v}"))),
+        }
+    }
+}
+
+/// Go's `strconv.ParseUint(s, 10, 64)`: no sign, no spaces, no `_`; the
+/// error is Go's reason text.
+fn go_parse_uint(raw: &str) -> Result<u64, &'static str> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("invalid syntax");
+    }
+    raw.parse::<u64>().map_err(|_| "value out of range")
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
@@ -259,6 +293,43 @@ mod tests {
         assert_eq!(q.number::<i64>("t").unwrap(), None);
         let bad = QueryParams(vec![("t".into(), "abc".into())]);
         assert!(bad.number::<i64>("t").is_err());
+    }
+
+    #[test]
+    fn object_versions_parse_like_go() {
+        let q = |v: &str| QueryParams(vec![("version".into(), v.into())]);
+        assert_eq!(q("42").object_version("node").unwrap(), 42);
+        for bad in ["", "+1", "-1", " 1", "1.0", "abc"] {
+            let e = q(bad).object_version("node").unwrap_err();
+            assert_eq!(e.kind, crate::error::ErrorKind::InvalidParameter);
+            assert_eq!(
+                e.message,
+                format!(
+                    "invalid node version '{bad}': strconv.ParseUint: parsing {bad:?}: invalid syntax"
+                )
+            );
+        }
+        let e = q("99999999999999999999")
+            .object_version("swarm")
+            .unwrap_err();
+        assert!(e.message.ends_with("value out of range"), "{}", e.message);
+        let e = QueryParams::default().object_version("swarm").unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid swarm version '': strconv.ParseUint: parsing \"\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn strict_bools_follow_go() {
+        let q = |v: &str| QueryParams(vec![("rotate".into(), v.into())]);
+        assert!(q("true").strict_bool("rotate").unwrap());
+        assert!(q("1").strict_bool("rotate").unwrap());
+        assert!(!q("false").strict_bool("rotate").unwrap());
+        assert!(!q("").strict_bool("rotate").unwrap());
+        assert!(!QueryParams::default().strict_bool("rotate").unwrap());
+        let e = q("yes").strict_bool("rotate").unwrap_err();
+        assert_eq!(e.message, "invalid value for rotate: yes");
     }
 
     #[test]

@@ -39,6 +39,8 @@ use std::sync::Arc;
 use routers::containers::ContainersBackend;
 use routers::exec::ExecBackend;
 use routers::images::ImagesBackend;
+use routers::nodes::NodesBackend;
+use routers::swarm::SwarmBackend;
 use routers::system::SystemBackend;
 
 /// Every backend the API serves, as trait objects.
@@ -52,6 +54,10 @@ pub struct Backends {
     pub images: Arc<dyn ImagesBackend>,
     /// `/_ping`, `/version`, `/info`, `/events`, `/system/df`
     pub system: Arc<dyn SystemBackend>,
+    /// `/swarm/...`
+    pub swarm: Arc<dyn SwarmBackend>,
+    /// `/nodes/...`
+    pub nodes: Arc<dyn NodesBackend>,
 }
 
 impl std::fmt::Debug for Backends {

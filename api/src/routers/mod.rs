@@ -7,6 +7,8 @@
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod nodes;
+pub mod swarm;
 pub mod system;
 pub mod unsupported;
 
@@ -23,6 +25,8 @@ pub(crate) fn build(backends: Backends) -> Router {
         .merge(exec::routes(backends.exec))
         .merge(images::routes(backends.images))
         .merge(system::routes(backends.system))
+        .merge(swarm::routes(backends.swarm))
+        .merge(nodes::routes(backends.nodes))
         .merge(unsupported::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

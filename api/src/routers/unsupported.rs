@@ -1,12 +1,13 @@
 //! Endpoints Shoal does not serve yet, answering so `docker` fails cleanly.
 //!
 //! Listing resources that do not exist as empty would be a lie, so local
-//! features answer 501 naming the feature. Swarm resources answer exactly
+//! features answer 501 naming the feature. Cluster objects not served yet
+//! (services, tasks, secrets, configs) answer exactly
 //! what dockerd says on a node outside a swarm (503).
 
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::{MethodRouter, any, post};
+use axum::routing::{MethodRouter, any};
 
 use crate::error::ApiError;
 
@@ -59,25 +60,14 @@ pub(crate) fn routes() -> Router {
         // BuildKit's gRPC endpoint (docker buildx), not in the swagger file.
         .route("/grpc", not_implemented("image build"))
         .route("/images/search", not_implemented("image search"))
-        .route("/auth", not_implemented("registry login"))
-        .route("/swarm/init", post(swarm_mode_missing))
-        .route("/swarm/join", post(swarm_mode_missing))
-        .route(
-            "/swarm/leave",
-            post(|| async { ApiError::unavailable(NOT_IN_SWARM) }),
-        );
+        .route("/auth", not_implemented("registry login"));
     r = tree(r, "/distribution", not_implemented("registry distribution"));
     r = tree(r, "/volumes", local_objects(Kind::Volume));
     r = tree(r, "/networks", local_objects(Kind::Network));
     r = tree(r, "/plugins", local_objects(Kind::Plugin));
-    for path in [
-        "/swarm",
-        "/nodes",
-        "/services",
-        "/tasks",
-        "/secrets",
-        "/configs",
-    ] {
+    // `/swarm` and `/nodes` have their own routers; these cluster objects
+    // are not served yet, so they answer as on a node outside a swarm.
+    for path in ["/services", "/tasks", "/secrets", "/configs"] {
         r = tree(r, path, no_swarm());
     }
     r
@@ -114,8 +104,4 @@ fn local_objects(kind: Kind) -> MethodRouter {
             }),
         }
     })
-}
-
-async fn swarm_mode_missing() -> ApiError {
-    ApiError::not_implemented("Shoal does not support swarm mode yet")
 }

@@ -22,12 +22,15 @@ use crate::routers::exec::ExecBackend;
 use crate::routers::images::{ImagesBackend, ImportOptions, ProgressStream};
 use crate::routers::system::SystemBackend;
 use crate::stream::{AttachIo, ByteStream, OutputChunk, OutputStream, StdStream};
+pub(crate) use crate::tests::swarm_fakes::SwarmRole;
 
 #[derive(Default)]
 pub(crate) struct Fake {
     pub calls: Mutex<Vec<String>>,
     /// Wakes pending waits.
     pub exit: Arc<Notify>,
+    /// This node's place in the swarm, for the swarm and nodes fakes.
+    pub role: Mutex<SwarmRole>,
 }
 
 impl Fake {
@@ -38,11 +41,24 @@ impl Fake {
             exec: f.clone(),
             images: f.clone(),
             system: f.clone(),
+            swarm: f.clone(),
+            nodes: f.clone(),
         };
         (f, b)
     }
 
-    fn record(&self, call: String) {
+    /// Like [`Fake::backends`], with this node in the swarm as `role`.
+    pub fn backends_as(role: SwarmRole) -> (Arc<Fake>, Backends) {
+        let (f, b) = Self::backends();
+        *f.role.lock().unwrap() = role;
+        (f, b)
+    }
+
+    pub fn role(&self) -> SwarmRole {
+        *self.role.lock().unwrap()
+    }
+
+    pub fn record(&self, call: String) {
         self.calls.lock().unwrap().push(call);
     }
 

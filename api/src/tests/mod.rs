@@ -3,3 +3,5 @@
 mod fakes;
 mod router;
 mod socket;
+mod swarm;
+mod swarm_fakes;
