@@ -18,7 +18,10 @@ use tokio_util::task::TaskTracker;
 use crate::backends::containers::ContainersApi;
 use crate::backends::exec::ExecApi;
 use crate::backends::images::ImagesApi;
+use crate::backends::nodes::NodesApi;
+use crate::backends::swarm::SwarmApi;
 use crate::backends::system::{HostFacts, SystemApi};
+use crate::cluster::{ClusterService, HostDescription};
 use crate::config::DaemonConfig;
 use crate::engine::{Engine, EngineConfig};
 use crate::events::EventsBus;
@@ -129,6 +132,35 @@ fn runc_version() -> String {
         .unwrap_or_default()
 }
 
+/// What this node reports to the swarm dispatcher.
+fn host_description() -> HostDescription {
+    use shoal_scheduler::model::node::{EngineDescription, Platform, Resources};
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let arch = nix::sys::utsname::uname()
+        .map(|u| u.machine().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    HostDescription {
+        hostname,
+        platform: Platform {
+            architecture: arch,
+            os: "linux".into(),
+        },
+        resources: Resources {
+            nano_cpus: i64::try_from(ncpu).unwrap_or(1) * 1_000_000_000,
+            memory_bytes: crate::backends::system::mem_total(),
+        },
+        engine: EngineDescription {
+            engine_version: env!("CARGO_PKG_VERSION").into(),
+            labels: Default::default(),
+        },
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT (or `stop` is cancelled).
 pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), DaemonError> {
     for dir in [&cfg.data_root, &cfg.exec_root] {
@@ -158,14 +190,19 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
             let sup = Supervisor::start(SupervisorConfig {
                 data_root: cfg.data_root.clone(),
                 exec_root: cfg.exec_root.clone(),
-                log_level: if cfg.debug { "debug".into() } else { "info".into() },
+                log_level: if cfg.debug {
+                    "debug".into()
+                } else {
+                    "info".into()
+                },
             })
             .await?;
             let sock = sup.socket();
             (Some(sup), sock)
         }
     };
-    let runtime = Runtime::connect(&socket, &cfg.containerd_namespace, Duration::from_secs(30)).await?;
+    let runtime =
+        Runtime::connect(&socket, &cfg.containerd_namespace, Duration::from_secs(30)).await?;
     tracing::info!(containerd = %socket.display(), "connected to containerd");
 
     let tracker = TaskTracker::new();
@@ -195,20 +232,45 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
         log_driver: cfg.log_driver.clone(),
         debug: cfg.debug,
     };
+    // A node that was in a swarm rejoins it by itself; a failure leaves the engine up.
+    let cluster = ClusterService::new(&cfg.data_root, host_description());
+    if let Err(e) = cluster.restore().await {
+        tracing::error!(error = %e, "could not rejoin the swarm");
+    }
     let backends = shoal_api::Backends {
-        containers: Arc::new(ContainersApi { engine: engine.clone() }),
-        exec: Arc::new(ExecApi { engine: engine.clone() }),
+        containers: Arc::new(ContainersApi {
+            engine: engine.clone(),
+        }),
+        exec: Arc::new(ExecApi {
+            engine: engine.clone(),
+        }),
         images: Arc::new(ImagesApi::new(images.clone())),
-        system: Arc::new(SystemApi { engine: engine.clone(), images, events, facts }),
+        system: Arc::new(SystemApi {
+            engine: engine.clone(),
+            images,
+            events,
+            facts,
+            cluster: cluster.clone(),
+        }),
+        swarm: Arc::new(SwarmApi {
+            cluster: cluster.clone(),
+        }),
+        nodes: Arc::new(NodesApi {
+            cluster: cluster.clone(),
+        }),
     };
     let router = shoal_api::router(backends);
     tracing::info!(hosts = ?cfg.hosts, "API listening");
     shoal_api::server::serve_bound(bound, router, stop.clone()).await;
 
     tracing::info!("shutting down; containers keep running (live-restore)");
+    cluster.shutdown().await;
     engine_stop.cancel();
     tracker.close();
-    if tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("background tasks did not stop within 10s");
     }
     if let Some(sup) = supervisor {

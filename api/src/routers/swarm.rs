@@ -34,7 +34,8 @@ pub trait SwarmBackend: Send + Sync + 'static {
     /// `GET /swarm` (managers only; JoinTokens included).
     async fn inspect(&self) -> ApiResult<Swarm>;
     /// `POST /swarm/update?version=&rotate...`.
-    async fn update(&self, version: u64, spec: SwarmSpec, flags: SwarmUpdateFlags) -> ApiResult<()>;
+    async fn update(&self, version: u64, spec: SwarmSpec, flags: SwarmUpdateFlags)
+    -> ApiResult<()>;
     /// `GET /swarm/unlockkey`.
     async fn unlock_key(&self) -> ApiResult<UnlockKeyResponse>;
     /// `POST /swarm/unlock`.

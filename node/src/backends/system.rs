@@ -52,6 +52,35 @@ pub struct SystemApi {
     pub events: Arc<EventsBus>,
     /// Static facts.
     pub facts: HostFacts,
+    /// Swarm membership (the Swarm section of `docker info`, the `/_ping` header).
+    pub cluster: crate::cluster::ClusterService,
+}
+
+/// The Swarm section of `docker info` from the node's membership.
+fn swarm_info(st: crate::cluster::SwarmStatus) -> SwarmInfo {
+    let manager = st.control_available;
+    SwarmInfo {
+        node_id: Some(st.node_id),
+        node_addr: Some(st.node_addr),
+        local_node_state: serde_json::from_value(serde_json::json!(st.state)).ok(),
+        control_available: Some(manager),
+        error: Some(String::new()),
+        remote_managers: (st.state != "inactive").then(|| {
+            st.remote_managers
+                .into_iter()
+                .map(|(id, addr)| shoal_api::models::PeerNode {
+                    node_id: Some(id),
+                    addr: Some(addr),
+                })
+                .collect()
+        }),
+        nodes: st.nodes.map(|n| n as i64),
+        managers: st.managers.map(|n| n as i64),
+        cluster: st
+            .cluster
+            .as_ref()
+            .map(crate::cluster::convert::cluster_info),
+    }
 }
 
 fn uname() -> (String, String) {
@@ -81,7 +110,7 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-fn mem_total() -> i64 {
+pub(crate) fn mem_total() -> i64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -119,7 +148,10 @@ pub fn event_matches(ev: &EventMessage, f: &Filters) -> bool {
 }
 
 fn event_time(ev: &EventMessage) -> f64 {
-    ev.time_nano.map(|n| n as f64 / 1e9).or(ev.time.map(|t| t as f64)).unwrap_or(0.0)
+    ev.time_nano
+        .map(|n| n as f64 / 1e9)
+        .or(ev.time.map(|t| t as f64))
+        .unwrap_or(0.0)
 }
 
 #[async_trait]
@@ -134,7 +166,9 @@ impl SystemBackend for SystemApi {
             details: Some(HashMap::new()),
         };
         Ok(SystemVersion {
-            platform: Some(SystemVersionPlatform { name: "Shoal Engine".into() }),
+            platform: Some(SystemVersionPlatform {
+                name: "Shoal Engine".into(),
+            }),
             components: Some(vec![
                 comp("Engine", &version),
                 comp("containerd", &containerd),
@@ -156,17 +190,32 @@ impl SystemBackend for SystemApi {
         let (kernel, machine) = uname();
         let all = self
             .engine
-            .list(ListOptions { all: true, ..Default::default() })
+            .list(ListOptions {
+                all: true,
+                ..Default::default()
+            })
             .await
             .map_err(engine_error)?;
         let count = |s: &str| {
-            all.iter().filter(|c| c.state.map(|x| x.to_string()).as_deref() == Some(s)).count()
-                as i64
+            all.iter()
+                .filter(|c| c.state.map(|x| x.to_string()).as_deref() == Some(s))
+                .count() as i64
         };
-        let images = self.images.list(&Default::default()).await.map_err(image_error)?.len() as i64;
+        let images = self
+            .images
+            .list(&Default::default())
+            .await
+            .map_err(image_error)?
+            .len() as i64;
         let cgroup2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let mut runtimes = HashMap::new();
-        runtimes.insert("runc".to_string(), RuntimeInfo { path: Some("runc".into()), ..Default::default() });
+        runtimes.insert(
+            "runc".to_string(),
+            RuntimeInfo {
+                path: Some("runc".into()),
+                ..Default::default()
+            },
+        );
         let hostname = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -179,7 +228,10 @@ impl SystemBackend for SystemApi {
             containers_stopped: Some(all.len() as i64 - count("running") - count("paused")),
             images: Some(images),
             driver: Some("overlayfs".into()),
-            driver_status: Some(vec![vec!["driver-type".into(), "io.containerd.snapshotter.v1".into()]]),
+            driver_status: Some(vec![vec![
+                "driver-type".into(),
+                "io.containerd.snapshotter.v1".into(),
+            ]]),
             docker_root_dir: Some(self.facts.data_root.clone()),
             memory_limit: Some(true),
             swap_limit: Some(false),
@@ -191,19 +243,39 @@ impl SystemBackend for SystemApi {
             oom_kill_disable: Some(false),
             ipv4_forwarding: Some(false),
             debug: Some(self.facts.debug),
-            nfd: Some(std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(0)),
+            nfd: Some(
+                std::fs::read_dir("/proc/self/fd")
+                    .map(|d| d.count() as i64)
+                    .unwrap_or(0),
+            ),
             n_goroutines: Some(0),
-            system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+            system_time: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            ),
             logging_driver: Some(self.facts.log_driver.clone()),
-            cgroup_driver: serde_json::from_value(serde_json::json!(if cgroup2 { "systemd" } else { "cgroupfs" })).ok(),
-            cgroup_version: serde_json::from_value(serde_json::json!(if cgroup2 { "2" } else { "1" })).ok(),
+            cgroup_driver: serde_json::from_value(serde_json::json!(if cgroup2 {
+                "systemd"
+            } else {
+                "cgroupfs"
+            }))
+            .ok(),
+            cgroup_version: serde_json::from_value(serde_json::json!(if cgroup2 {
+                "2"
+            } else {
+                "1"
+            }))
+            .ok(),
             n_events_listener: Some(0),
             kernel_version: Some(kernel),
             operating_system: Some(os_name()),
             os_version: Some(String::new()),
             os_type: Some("linux".into()),
             architecture: Some(machine),
-            ncpu: Some(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+            ncpu: Some(
+                std::thread::available_parallelism()
+                    .map(|n| n.get() as i64)
+                    .unwrap_or(1),
+            ),
             mem_total: Some(mem_total()),
             index_server_address: Some("https://index.docker.io/v1/".into()),
             name: Some(hostname),
@@ -212,14 +284,7 @@ impl SystemBackend for SystemApi {
             server_version: Some(env!("CARGO_PKG_VERSION").into()),
             runtimes: Some(runtimes),
             default_runtime: Some("runc".into()),
-            swarm: Some(SwarmInfo {
-                node_id: Some(String::new()),
-                node_addr: Some(String::new()),
-                local_node_state: serde_json::from_value(serde_json::json!("inactive")).ok(),
-                control_available: Some(false),
-                error: Some(String::new()),
-                ..Default::default()
-            }),
+            swarm: Some(swarm_info(self.cluster.status())),
             live_restore_enabled: Some(true),
             security_options: Some(vec!["name=seccomp,profile=unconfined".into()]),
             warnings: Some(Vec::new()),
@@ -235,7 +300,13 @@ impl SystemBackend for SystemApi {
     }
 
     async fn swarm_ping_status(&self) -> String {
-        "inactive".into()
+        // dockerd: "inactive", "pending", "error", "locked", or "active/manager|worker".
+        let st = self.cluster.status();
+        match st.state {
+            "active" if st.control_available => "active/manager".into(),
+            "active" => "active/worker".into(),
+            other => other.into(),
+        }
     }
 
     async fn events(
@@ -244,8 +315,22 @@ impl SystemBackend for SystemApi {
         until: Option<f64>,
         filters: Filters,
     ) -> ApiResult<BoxStream<'static, EventMessage>> {
-        filters
-            .validate(&["type", "event", "container", "image", "label", "scope", "daemon", "network", "volume", "node", "service", "secret", "config", "plugin"])?;
+        filters.validate(&[
+            "type",
+            "event",
+            "container",
+            "image",
+            "label",
+            "scope",
+            "daemon",
+            "network",
+            "volume",
+            "node",
+            "service",
+            "secret",
+            "config",
+            "plugin",
+        ])?;
         if let (Some(s), Some(u)) = (since, until) {
             if u > 0.0 && s > u {
                 return Err(ApiError::invalid("`since` time is after `until` time"));
@@ -293,7 +378,11 @@ impl SystemBackend for SystemApi {
     async fn df(&self) -> ApiResult<SystemDataUsageResponse> {
         let containers = self
             .engine
-            .list(ListOptions { all: true, size: true, ..Default::default() })
+            .list(ListOptions {
+                all: true,
+                size: true,
+                ..Default::default()
+            })
             .await
             .map_err(engine_error)?;
         let images: Vec<_> = self
@@ -326,7 +415,13 @@ mod tests {
             action: Some(action.into()),
             actor: Some(EventActor {
                 id: Some("abc123".into()),
-                attributes: Some([("name".to_string(), name.to_string()), ("image".to_string(), "busybox".to_string())].into()),
+                attributes: Some(
+                    [
+                        ("name".to_string(), name.to_string()),
+                        ("image".to_string(), "busybox".to_string()),
+                    ]
+                    .into(),
+                ),
             }),
             ..Default::default()
         }
