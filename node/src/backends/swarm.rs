@@ -50,7 +50,7 @@ pub fn cluster_error(e: ClusterError) -> ApiError {
         }
         ClusterError::Store(ref s) => {
             use shoal_raft::StoreError as S;
-            let kind = match s {
+            let kind = match s.as_ref() {
                 S::NotLeader { .. } | S::Unavailable(_) | S::Membership(_) => {
                     ErrorKind::Unavailable
                 }

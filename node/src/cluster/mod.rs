@@ -80,9 +80,9 @@ pub enum ClusterError {
     /// Stale version (409? dockerd: "update out of sequence").
     #[error("update out of sequence")]
     OutOfSequence,
-    /// The replicated store failed.
+    /// The replicated store failed (boxed: openraft's errors are large).
     #[error(transparent)]
-    Store(#[from] shoal_raft::StoreError),
+    Store(Box<shoal_raft::StoreError>),
     /// Certificate creation or parsing failed (500).
     #[error("certificate error: {0}")]
     Certificate(String),
@@ -177,6 +177,6 @@ pub(crate) fn store_err(e: shoal_raft::StoreError) -> ClusterError {
             "The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.".into(),
         ),
         S::Unavailable(m) => ClusterError::Unavailable(m),
-        other => ClusterError::Store(other),
+        other => ClusterError::Store(Box::new(other)),
     }
 }

@@ -113,13 +113,16 @@ impl Running {
     }
 }
 
+/// What status reads need: the local state, the manager handle, the agent's manager list.
+type View = (LocalState, Option<Arc<ManagerCtx>>, Arc<Mutex<Vec<String>>>);
+
 struct Inner {
     dir: SwarmDir,
     host: HostDescription,
     /// Serializes init/join/leave/role changes.
     running: tokio::sync::Mutex<Option<Running>>,
     /// A cheap copy for status reads that must not wait behind a slow join.
-    view: RwLock<Option<(LocalState, Option<Arc<ManagerCtx>>, Arc<Mutex<Vec<String>>>)>>,
+    view: RwLock<Option<View>>,
 }
 
 /// This node's swarm membership. Cheap to clone.
