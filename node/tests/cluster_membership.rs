@@ -131,7 +131,7 @@ async fn swarm_lifecycle_on_loopback() {
     join(&n2, &tokens.worker, &n1.addr).await.unwrap();
     join(&n3, &tokens.manager, &n1.addr).await.unwrap();
     join(&n4, &tokens.manager, &n3.addr).await.unwrap();
-    assert_eq!(n2.svc.status().control_available, false);
+    assert!(!n2.svc.status().control_available);
     assert!(matches!(
         n2.svc.manager(),
         Err(ClusterError::NotManagerWorker)
