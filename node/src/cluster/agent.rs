@@ -23,6 +23,8 @@ pub enum AgentEvent {
     Managers(Vec<String>),
     /// The node was removed from the cluster.
     Removed,
+    /// The certificate is past half its lifetime: renew it.
+    RenewCertificate,
 }
 
 /// Everything the agent loop needs.
@@ -61,7 +63,15 @@ impl Agent {
         let mut clients: std::collections::HashMap<String, ClusterClient<Channel>> =
             Default::default();
         let mut reported_role: Option<NodeRole> = None;
+        let mut renewal_asked = false;
         loop {
+            if !renewal_asked
+                && let Ok((nb, na)) = super::ca::validity(&self.certs.cert_pem)
+                && super::ca::needs_renewal(nb, na, std::time::SystemTime::now())
+            {
+                renewal_asked = true;
+                let _ = self.events.send(AgentEvent::RenewCertificate).await;
+            }
             let managers = self
                 .managers
                 .lock()

@@ -160,6 +160,21 @@ impl SwarmDir {
         }
     }
 
+    /// Moves the Raft data to `raft.old` (replacing an older one): `--force-new-cluster`
+    /// starts a new log but keeps the previous one for forensics.
+    pub fn set_raft_aside(&self) -> Result<(), ClusterError> {
+        let old = self.root.join("raft.old");
+        match std::fs::remove_dir_all(&old) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ClusterError::io(format!("removing {}", old.display()))(e)),
+        }
+        std::fs::rename(self.raft_dir(), &old).map_err(ClusterError::io(format!(
+            "moving {}",
+            self.raft_dir().display()
+        )))
+    }
+
     /// Removes only the Raft data (a demoted manager, or before joining as a new member).
     pub fn remove_raft(&self) -> Result<(), ClusterError> {
         let dir = self.raft_dir();

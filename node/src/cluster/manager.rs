@@ -368,6 +368,7 @@ impl ManagerCtx {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
+            self.snapshot_per_spec().await;
             if !self.store.is_leader() {
                 *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 continue;
@@ -382,6 +383,29 @@ impl ManagerCtx {
             }
             if let Err(e) = self.update_statuses(since).await {
                 tracing::debug!(error = %e, "node status update failed");
+            }
+        }
+    }
+
+    /// Applies the swarm spec's `Raft.SnapshotInterval` live: openraft's own policy is fixed
+    /// when the member starts, so every manager also triggers a snapshot once that many
+    /// entries were applied since its last one. (`KeepOldSnapshots` is read from the spec
+    /// by the state machine itself.)
+    async fn snapshot_per_spec(&self) {
+        let Ok(cluster) = self.cluster() else { return };
+        let interval = cluster.spec.raft.snapshot_interval.max(1);
+        let (applied, snap, building) = {
+            let m = self.store.metrics();
+            let m = m.borrow();
+            (
+                m.last_applied.map(|l| l.index).unwrap_or(0),
+                m.snapshot.map(|l| l.index).unwrap_or(0),
+                m.snapshot.is_none() && m.last_applied.is_none(),
+            )
+        };
+        if !building && applied.saturating_sub(snap) >= interval {
+            if let Err(e) = self.store.trigger_snapshot().await {
+                tracing::debug!(error = %e, "snapshot trigger failed");
             }
         }
     }

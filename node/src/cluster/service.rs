@@ -231,7 +231,8 @@ impl ClusterService {
     /// Errors: AlreadyInSwarm; InvalidArgument for bad addresses.
     pub async fn init(&self, p: InitParams) -> Result<String, ClusterError> {
         let mut guard = self.inner.running.lock().await;
-        if p.force_new_cluster {
+        // dockerd: --force-new-cluster on a node without swarm state is a plain init.
+        if p.force_new_cluster && self.inner.dir.load()?.is_some() {
             return self.force_new_cluster(&mut guard, p).await;
         }
         if guard.is_some() {
@@ -583,7 +584,7 @@ impl ClusterService {
                 local.advertise_addr.clone(),
                 self.inner.dir.raft_dir(),
             );
-            let store = ClusterStore::open(config, &tls).await.map_err(store_err)?;
+            let store = open_store(config, &tls).await?;
             let ctx = ManagerCtx::new(store.clone(), local.node_id.clone());
             (Some(store), Some(ctx))
         } else {
@@ -671,8 +672,16 @@ impl ClusterService {
                     // The restart stops this task; run it detached.
                     let svc = self.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = svc.change_role(role).await {
+                        if let Err(e) = svc.reissue(Some(role)).await {
                             tracing::warn!(error = %e, ?role, "role change failed");
+                        }
+                    });
+                }
+                AgentEvent::RenewCertificate => {
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.reissue(None).await {
+                            tracing::warn!(error = %e, "certificate renewal failed");
                         }
                     });
                 }
@@ -683,13 +692,14 @@ impl ClusterService {
         }
     }
 
-    /// Renews the certificate with the role the managers want and restarts as that role.
-    async fn change_role(&self, role: NodeRole) -> Result<(), ClusterError> {
+    /// Gets a fresh certificate from a manager and restarts with it: for a role change
+    /// (`want`: the role the managers asked for) or a renewal before expiry (`None`).
+    async fn reissue(&self, want: Option<NodeRole>) -> Result<(), ClusterError> {
         let mut guard = self.inner.running.lock().await;
         let Some(running) = guard.as_ref() else {
             return Ok(());
         };
-        if running.local.role == role {
+        if want == Some(running.local.role) {
             return Ok(());
         }
         let managers = running
@@ -713,9 +723,11 @@ impl ClusterService {
             }
         }
         let renewed = renewed.ok_or(last_err)?;
-        if renewed.role != role {
+        if want.is_some_and(|r| r != renewed.role) {
             return Ok(());
         }
+        let role = renewed.role;
+        let role_changed = role != running.local.role;
         let mut local = running.local.clone();
         local.role = renewed.role;
         local.raft_id = renewed.raft_id;
@@ -725,11 +737,16 @@ impl ClusterService {
             key_pem,
             ca_pem: running.certs.ca_pem.clone(),
         };
-        tracing::info!(node.id = %local.node_id, ?role, "changing role");
+        tracing::info!(node.id = %local.node_id, ?role, role_changed, "restarting with a new certificate");
         if let Some(old) = guard.take() {
             old.shutdown().await;
         }
-        self.inner.dir.remove_raft()?;
+        // Drop the status view's store handle too, so the Raft database can be reopened.
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        if role_changed {
+            // A promoted node starts Raft empty and catches up; a demoted one keeps none.
+            self.inner.dir.remove_raft()?;
+        }
         self.inner.dir.save(&local, &certs)?;
         *guard = Some(self.start(local, certs).await?);
         Ok(())
@@ -758,16 +775,123 @@ impl ClusterService {
     }
 
     /// `--force-new-cluster`: recover a single-manager cluster from this node's Raft data.
+    ///
+    /// The committed state this manager has applied is re-proposed into a fresh Raft log
+    /// whose only voter is this node (openraft has no forced membership change, so the old
+    /// log is set aside under `swarm/raft.old`). The other managers become workers marked
+    /// down: their Raft data belongs to the old cluster, and each must leave and rejoin.
     async fn force_new_cluster(
         &self,
         guard: &mut tokio::sync::MutexGuard<'_, Option<Running>>,
         p: InitParams,
     ) -> Result<String, ClusterError> {
-        let _ = p;
-        let _ = guard;
-        Err(ClusterError::InvalidArgument(
-            "--force-new-cluster is not implemented by shoal yet".into(),
-        ))
+        if let Some(r) = guard.take() {
+            r.shutdown().await;
+        }
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let Some((mut local, certs)) = self.inner.dir.load()? else {
+            return Err(ClusterError::NotInSwarm);
+        };
+        if local.role != NodeRole::Manager {
+            return Err(ClusterError::InvalidArgument(
+                "--force-new-cluster needs a node that was a manager".into(),
+            ));
+        }
+        let tls = certs.tls();
+        let old = open_store(
+            StoreConfig::new(
+                local.raft_id,
+                local.advertise_addr.clone(),
+                self.inner.dir.raft_dir(),
+            ),
+            &tls,
+        )
+        .await?;
+        let (state, index, _) = old.view_and_watch();
+        old.shutdown().await.map_err(store_err)?;
+        drop(old);
+        tracing::warn!(
+            raft.index = index,
+            "forcing a new cluster from this manager's state"
+        );
+        self.inner.dir.set_raft_aside()?;
+        if !p.listen_addr.is_empty() {
+            local.listen_addr = with_port(&p.listen_addr, DEFAULT_PORT);
+        }
+        if !p.advertise_addr.is_empty() {
+            local.advertise_addr = advertise(&local.listen_addr, &p.advertise_addr, None)?;
+        }
+        local.managers = vec![local.advertise_addr.clone()];
+        let mut creates = Vec::new();
+        for obj in state.all_objects() {
+            let obj = match obj {
+                StoreObject::Node(mut n) => {
+                    if n.id.as_str() == local.node_id {
+                        n.manager_status = Some(shoal_scheduler::model::node::ManagerStatus {
+                            raft_id: local.raft_id,
+                            leader: true,
+                            reachability: shoal_scheduler::model::node::Reachability::Reachable,
+                            addr: local.advertise_addr.clone(),
+                        });
+                    } else if n.role == NodeRole::Manager || n.spec.role == NodeRole::Manager {
+                        n.role = NodeRole::Worker;
+                        n.spec.role = NodeRole::Worker;
+                        n.manager_status = None;
+                        n.status.state = shoal_scheduler::model::node::NodeState::Down;
+                        n.status.message = "manager of the previous cluster".into();
+                    }
+                    StoreObject::Node(n)
+                }
+                other => other,
+            };
+            creates.push(ClusterCommand::Create(obj));
+        }
+        // The cluster object first, as on init.
+        creates.sort_by_key(|c| !matches!(c, ClusterCommand::Create(StoreObject::Cluster(_))));
+        let running = self.start(local.clone(), certs.clone()).await?;
+        let result = async {
+            let store = running.store.clone().ok_or(ClusterError::NotManager)?;
+            store
+                .initialize(BTreeMap::from([(
+                    local.raft_id,
+                    RaftNode::new(local.advertise_addr.clone()),
+                )]))
+                .await
+                .map_err(store_err)?;
+            wait_for(|| store.is_leader(), "this node to become the raft leader").await?;
+            store
+                .propose(ClusterCommand::Batch(creates))
+                .await
+                .map_err(store_err)?;
+            self.inner.dir.save(&local, &certs)
+        }
+        .await;
+        if let Err(e) = result {
+            running.shutdown().await;
+            *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+            return Err(e);
+        }
+        **guard = Some(running);
+        Ok(local.node_id)
+    }
+}
+
+/// Opens the Raft store, retrying briefly while handles of a just-stopped member (in-flight
+/// API calls) still hold the database lock.
+async fn open_store(
+    config: StoreConfig,
+    tls: &shoal_raft::TlsConfig,
+) -> Result<ClusterStore, ClusterError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match ClusterStore::open(config.clone(), tls).await {
+            Ok(s) => return Ok(s),
+            Err(shoal_raft::StoreError::Db(e)) if Instant::now() < deadline => {
+                tracing::debug!(error = %e, "raft database busy; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(store_err(e)),
+        }
     }
 }
 
