@@ -306,12 +306,19 @@ impl ClusterService {
                 .await
                 .map_err(store_err)?;
             wait_for(|| store.is_leader(), "this node to become the raft leader").await?;
-            let node = new_node(
+            // dockerd lists the first manager as Ready and Leader right after init.
+            let mut node = new_node(
                 &node_id,
                 NodeRole::Manager,
                 &advertise_addr,
                 &self.inner.host.hostname,
             );
+            node.description = Some(self.inner.host.clone());
+            node.status.state = shoal_scheduler::model::node::NodeState::Ready;
+            if let Some(ms) = node.manager_status.as_mut() {
+                ms.leader = true;
+                ms.reachability = shoal_scheduler::model::node::Reachability::Reachable;
+            }
             store
                 .propose(ClusterCommand::Batch(vec![
                     ClusterCommand::Create(StoreObject::Cluster(cluster)),
