@@ -77,17 +77,6 @@ pub struct SwarmApi {
 #[async_trait]
 impl SwarmBackend for SwarmApi {
     async fn init(&self, req: SwarmInitRequest) -> ApiResult<String> {
-        if req
-            .spec
-            .as_ref()
-            .and_then(|s| s.encryption_config.as_ref())
-            .and_then(|e| e.auto_lock_managers)
-            == Some(true)
-        {
-            return Err(ApiError::not_implemented(
-                "autolock (--autolock) is not implemented by shoal yet",
-            ));
-        }
         let spec = match &req.spec {
             Some(s) => convert::spec_from_api(&ClusterSpec::default(), s).map_err(cluster_error)?,
             None => ClusterSpec::default(),
@@ -134,17 +123,13 @@ impl SwarmBackend for SwarmApi {
         let m = self.cluster.manager().map_err(cluster_error)?;
         let current = m.cluster().map_err(cluster_error)?;
         let new = convert::spec_from_api(&current.spec, &spec).map_err(cluster_error)?;
-        if new.encryption.auto_lock_managers || flags.rotate_manager_unlock_key {
-            return Err(ApiError::not_implemented(
-                "autolock is not implemented by shoal yet",
-            ));
-        }
         m.update_swarm(
             version,
             new,
             Rotate {
                 worker: flags.rotate_worker_token,
                 manager: flags.rotate_manager_token,
+                unlock_key: flags.rotate_manager_unlock_key,
             },
         )
         .await
@@ -153,13 +138,20 @@ impl SwarmBackend for SwarmApi {
     }
 
     async fn unlock_key(&self) -> ApiResult<UnlockKeyResponse> {
-        self.cluster.manager().map_err(cluster_error)?;
-        // dockerd's answer when autolock is off (shoal has no autolock yet).
-        Err(ApiError::not_found("no unlock key is set"))
+        let m = self.cluster.manager().map_err(cluster_error)?;
+        match m.unlock_key().map_err(cluster_error)? {
+            Some(k) => Ok(UnlockKeyResponse {
+                unlock_key: Some(k),
+            }),
+            // dockerd's answer when autolock is off.
+            None => Err(ApiError::not_found("no unlock key is set")),
+        }
     }
 
-    async fn unlock(&self, _req: SwarmUnlockRequest) -> ApiResult<()> {
-        // dockerd's answer for an unlock on a node that is not locked.
-        Err(ApiError::unavailable("swarm is not locked"))
+    async fn unlock(&self, req: SwarmUnlockRequest) -> ApiResult<()> {
+        self.cluster
+            .unlock(&req.unlock_key.unwrap_or_default())
+            .await
+            .map_err(cluster_error)
     }
 }

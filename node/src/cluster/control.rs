@@ -17,6 +17,8 @@ pub struct Rotate {
     pub worker: bool,
     /// `--rotate-manager-token`.
     pub manager: bool,
+    /// `docker swarm unlock-key --rotate`.
+    pub unlock_key: bool,
 }
 
 impl ManagerCtx {
@@ -117,6 +119,17 @@ impl ManagerCtx {
         Ok(())
     }
 
+    /// The current unlock key as users see it, if autolock is on.
+    pub fn unlock_key(&self) -> Result<Option<String>, ClusterError> {
+        let c = self.cluster()?;
+        Ok(c.spec
+            .encryption
+            .auto_lock_managers
+            .then(|| c.unlock_keys.iter().max_by_key(|k| k.lamport_time))
+            .flatten()
+            .map(|k| super::autolock::format_unlock_key(&k.key)))
+    }
+
     /// `docker swarm update`: a new spec and token rotation.
     ///
     /// Errors: OutOfSequence for a stale `version`.
@@ -136,6 +149,23 @@ impl ManagerCtx {
         }
         if rotate.manager {
             c.root_ca.join_tokens.manager = new_join_token(&digest);
+        }
+        // Autolock: a key exists exactly while autolock is on; rotation replaces it.
+        if !c.spec.encryption.auto_lock_managers {
+            c.unlock_keys.clear();
+        } else if c.unlock_keys.is_empty() || rotate.unlock_key {
+            let lamport = c
+                .unlock_keys
+                .iter()
+                .map(|k| k.lamport_time)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            c.unlock_keys = vec![shoal_scheduler::model::cluster::EncryptionKey {
+                subsystem: "manager".into(),
+                key: super::autolock::new_unlock_key(),
+                lamport_time: lamport,
+            }];
         }
         self.store()
             .propose_or_forward(ClusterCommand::Update(StoreObject::Cluster(c.clone())))

@@ -116,8 +116,14 @@ impl SwarmDir {
         Ok(Some((state, certs)))
     }
 
-    /// Saves the certificates, then the state (the state file marks a complete save).
-    pub fn save(&self, state: &LocalState, certs: &Certs) -> Result<(), ClusterError> {
+    /// Saves the certificates, then the state (the state file marks a complete save). With
+    /// `seal` (autolock's unlock key) the private key is written sealed.
+    pub fn save(
+        &self,
+        state: &LocalState,
+        certs: &Certs,
+        seal: Option<&[u8]>,
+    ) -> Result<(), ClusterError> {
         let dir = self.certs_dir();
         std::fs::create_dir_all(&dir)
             .map_err(ClusterError::io(format!("creating {}", dir.display())))?;
@@ -126,13 +132,26 @@ impl SwarmDir {
             certs.cert_pem.as_bytes(),
             0o644,
         )?;
-        write_atomic(&dir.join("swarm-node.key"), certs.key_pem.as_bytes(), 0o600)?;
+        self.save_key(&certs.key_pem, seal)?;
         write_atomic(
             &dir.join("swarm-root-ca.crt"),
             certs.ca_pem.as_bytes(),
             0o644,
         )?;
         self.save_state(state)
+    }
+
+    /// Rewrites the private key, sealed with `seal` when given (autolock) or plain.
+    pub fn save_key(&self, key_pem: &str, seal: Option<&[u8]>) -> Result<(), ClusterError> {
+        let text = match seal {
+            Some(k) => super::autolock::seal(key_pem, k)?,
+            None => key_pem.to_owned(),
+        };
+        write_atomic(
+            &self.certs_dir().join("swarm-node.key"),
+            text.as_bytes(),
+            0o600,
+        )
     }
 
     /// Saves only the state file (e.g. an updated manager list).
@@ -226,7 +245,7 @@ mod tests {
             key_pem: "k".into(),
             ca_pem: "a".into(),
         };
-        sd.save(&state, &certs).unwrap();
+        sd.save(&state, &certs, None).unwrap();
         assert_eq!(sd.load().unwrap(), Some((state, certs)));
         sd.remove_all().unwrap();
         assert!(sd.load().unwrap().is_none());

@@ -18,6 +18,7 @@
 //! and the cluster service (Join without a certificate, the rest with one).
 
 pub mod agent;
+pub mod autolock;
 pub mod ca;
 pub mod control;
 pub mod convert;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use shoal_raft::network::RaftGrpc;
 use shoal_raft::{ClusterStore, RaftNode, StoreConfig};
-use shoal_scheduler::model::cluster::{JoinTokens, RootCa as ModelRootCa};
+use shoal_scheduler::model::cluster::{EncryptionKey, JoinTokens, RootCa as ModelRootCa};
 use shoal_scheduler::model::node::{NodeDescription, NodeRole};
 use shoal_scheduler::model::{Cluster, ClusterCommand, ClusterId, ClusterSpec, Meta, StoreObject};
 use tokio::net::TcpListener;
@@ -85,7 +85,7 @@ pub struct SwarmStatus {
 }
 
 /// One membership's running parts.
-struct Running {
+pub(super) struct Running {
     local: LocalState,
     certs: Certs,
     store: Option<ClusterStore>,
@@ -116,13 +116,17 @@ impl Running {
 /// What status reads need: the local state, the manager handle, the agent's manager list.
 type View = (LocalState, Option<Arc<ManagerCtx>>, Arc<Mutex<Vec<String>>>);
 
-struct Inner {
-    dir: SwarmDir,
+pub(super) struct Inner {
+    pub(super) dir: SwarmDir,
     host: HostDescription,
     /// Serializes init/join/leave/role changes.
-    running: tokio::sync::Mutex<Option<Running>>,
+    pub(super) running: tokio::sync::Mutex<Option<Running>>,
     /// A cheap copy for status reads that must not wait behind a slow join.
     view: RwLock<Option<View>>,
+    /// A restarted autolocked manager waiting for `docker swarm unlock` (key still sealed).
+    pub(super) locked: Mutex<Option<(LocalState, Certs)>>,
+    /// The unlock key the on-disk node key is sealed with, if any.
+    pub(super) sealed_with: Mutex<Option<Vec<u8>>>,
 }
 
 /// This node's swarm membership. Cheap to clone.
@@ -199,6 +203,8 @@ impl ClusterService {
                 host,
                 running: tokio::sync::Mutex::new(None),
                 view: RwLock::new(None),
+                locked: Mutex::new(None),
+                sealed_with: Mutex::new(None),
             }),
         }
     }
@@ -210,6 +216,11 @@ impl ClusterService {
             return Ok(());
         }
         if let Some((local, certs)) = self.inner.dir.load()? {
+            if super::autolock::is_sealed(&certs.key_pem) {
+                tracing::warn!(node.id = %local.node_id, "swarm is locked; run docker swarm unlock");
+                *self.inner.locked.lock().unwrap_or_else(|e| e.into_inner()) = Some((local, certs));
+                return Ok(());
+            }
             tracing::info!(node.id = %local.node_id, role = ?local.role, "rejoining swarm");
             *guard = Some(self.start(local, certs).await?);
         }
@@ -235,7 +246,7 @@ impl ClusterService {
         if p.force_new_cluster && self.inner.dir.load()?.is_some() {
             return self.force_new_cluster(&mut guard, p).await;
         }
-        if guard.is_some() {
+        if guard.is_some() || self.is_locked() {
             return Err(ClusterError::AlreadyInSwarm);
         }
         let listen = with_port(
@@ -248,6 +259,7 @@ impl ClusterService {
         );
         let advertise_addr = advertise(&listen, &p.advertise_addr, None)?;
         let root = RootCa::generate()?;
+        let unlock_key = super::autolock::new_unlock_key();
         let digest = ca::ca_digest_base36(&root.cert_pem)?;
         let node_id = ca::random_id();
         let cluster_id = ca::random_id();
@@ -265,7 +277,15 @@ impl ClusterService {
                     manager: ca::new_join_token(&digest),
                 },
             },
-            unlock_keys: Vec::new(),
+            unlock_keys: if p.spec.encryption.auto_lock_managers {
+                vec![EncryptionKey {
+                    subsystem: "manager".into(),
+                    key: unlock_key.clone(),
+                    lamport_time: 1,
+                }]
+            } else {
+                Vec::new()
+            },
         };
         let expiry =
             Duration::from_nanos(u64::try_from(p.spec.ca_config.node_cert_expiry_ns).unwrap_or(0));
@@ -326,7 +346,18 @@ impl ClusterService {
                 ]))
                 .await
                 .map_err(store_err)?;
-            self.inner.dir.save(&local, &certs)
+            let seal = p
+                .spec
+                .encryption
+                .auto_lock_managers
+                .then(|| unlock_key.clone());
+            self.inner.dir.save(&local, &certs, seal.as_deref())?;
+            *self
+                .inner
+                .sealed_with
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = seal;
+            Ok(())
         }
         .await;
         if let Err(e) = result {
@@ -347,7 +378,7 @@ impl ClusterService {
     /// cluster" for a wrong or rotated token; Unavailable when no manager answers.
     pub async fn join(&self, p: JoinParams) -> Result<(), ClusterError> {
         let mut guard = self.inner.running.lock().await;
-        if guard.is_some() {
+        if guard.is_some() || self.is_locked() {
             return Err(ClusterError::AlreadyInSwarm);
         }
         let token = ca::parse_join_token(&p.token)?;
@@ -401,7 +432,12 @@ impl ClusterService {
             managers,
         };
         self.inner.dir.remove_raft()?;
-        self.inner.dir.save(&local, &certs)?;
+        self.inner.dir.save(&local, &certs, None)?;
+        *self
+            .inner
+            .sealed_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         let running = match self.start(local.clone(), certs).await {
             Ok(r) => r,
             Err(e) => {
@@ -439,6 +475,14 @@ impl ClusterService {
     /// Errors: NotInSwarm; Unavailable with dockerd's warning for a manager without force.
     pub async fn leave(&self, force: bool) -> Result<(), ClusterError> {
         let mut guard = self.inner.running.lock().await;
+        if self.is_locked() {
+            if !force {
+                return Err(ClusterError::Locked);
+            }
+            *self.inner.locked.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            self.inner.dir.remove_all()?;
+            return Ok(());
+        }
         let Some(running) = guard.as_ref() else {
             return Err(ClusterError::NotInSwarm);
         };
@@ -517,6 +561,9 @@ impl ClusterService {
     ///
     /// Errors: dockerd's "not a swarm manager" texts (503).
     pub fn manager(&self) -> Result<Arc<ManagerCtx>, ClusterError> {
+        if self.is_locked() {
+            return Err(ClusterError::Locked);
+        }
         let view = self.inner.view.read().unwrap_or_else(|e| e.into_inner());
         match view.as_ref() {
             None => Err(ClusterError::NotManager),
@@ -527,6 +574,20 @@ impl ClusterService {
 
     /// The state for `docker info` / `/_ping`.
     pub fn status(&self) -> SwarmStatus {
+        if let Some((local, _)) = self
+            .inner
+            .locked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return SwarmStatus {
+                state: "locked",
+                node_id: local.node_id.clone(),
+                node_addr: super::manager::host_of(&local.advertise_addr),
+                ..Default::default()
+            };
+        }
         let view = self.inner.view.read().unwrap_or_else(|e| e.into_inner());
         let Some((local, manager, managers)) = view.as_ref() else {
             return SwarmStatus {
@@ -567,6 +628,19 @@ impl ClusterService {
             }
         }
         st
+    }
+
+    pub(super) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// [`Self::start`] for the unlock path.
+    pub(super) fn start_unlocked(
+        &self,
+        local: LocalState,
+        certs: Certs,
+    ) -> futures::future::BoxFuture<'_, Result<Running, ClusterError>> {
+        self.start(local, certs)
     }
 
     /// Starts the listener, Raft (managers), leader loop and agent for `local`.
@@ -628,6 +702,11 @@ impl ClusterService {
         });
         if let Some(m) = &manager {
             tasks.spawn(m.clone().run(stop.clone()));
+            tasks.spawn(self.clone().keep_key_sealed(
+                m.clone(),
+                certs.key_pem.clone(),
+                stop.clone(),
+            ));
         }
         let managers = Arc::new(Mutex::new(if local.role == NodeRole::Manager {
             vec![local.advertise_addr.clone()]
@@ -754,7 +833,13 @@ impl ClusterService {
             // A promoted node starts Raft empty and catches up; a demoted one keeps none.
             self.inner.dir.remove_raft()?;
         }
-        self.inner.dir.save(&local, &certs)?;
+        let seal = self
+            .inner
+            .sealed_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.inner.dir.save(&local, &certs, seal.as_deref())?;
         *guard = Some(self.start(local, certs).await?);
         Ok(())
     }
@@ -870,7 +955,13 @@ impl ClusterService {
                 .propose(ClusterCommand::Batch(creates))
                 .await
                 .map_err(store_err)?;
-            self.inner.dir.save(&local, &certs)
+            let seal = self
+                .inner
+                .sealed_with
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            self.inner.dir.save(&local, &certs, seal.as_deref())
         }
         .await;
         if let Err(e) = result {
