@@ -88,32 +88,6 @@ pub fn unseal(text: &str, unlock_key: &[u8]) -> Result<String, ClusterError> {
     String::from_utf8(plain.to_vec()).map_err(|_| invalid())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sealed_keys_open_only_with_their_unlock_key() {
-        let k = new_unlock_key();
-        let text = format_unlock_key(&k);
-        assert!(text.starts_with("SWMKEY-1-"));
-        assert_eq!(parse_unlock_key(&text).unwrap(), k);
-        let sealed = seal("-----BEGIN PRIVATE KEY-----\nabc\n", &k).unwrap();
-        assert!(is_sealed(&sealed));
-        assert!(!sealed.contains("abc"));
-        assert_eq!(
-            unseal(&sealed, &k).unwrap(),
-            "-----BEGIN PRIVATE KEY-----\nabc\n"
-        );
-        let err = unseal(&sealed, &new_unlock_key()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "swarm could not be unlocked: invalid key provided"
-        );
-        assert!(parse_unlock_key("SWMKEY-2-x").is_err());
-    }
-}
-
 impl super::service::ClusterService {
     /// Whether this node is a locked manager waiting for its unlock key.
     pub fn is_locked(&self) -> bool {
@@ -209,5 +183,31 @@ impl super::service::ClusterService {
                 Err(e) => tracing::warn!(error = %e, "could not update the node key for autolock"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_keys_open_only_with_their_unlock_key() {
+        let k = new_unlock_key();
+        let text = format_unlock_key(&k);
+        assert!(text.starts_with("SWMKEY-1-"));
+        assert_eq!(parse_unlock_key(&text).unwrap(), k);
+        let sealed = seal("-----BEGIN PRIVATE KEY-----\nabc\n", &k).unwrap();
+        assert!(is_sealed(&sealed));
+        assert!(!sealed.contains("abc"));
+        assert_eq!(
+            unseal(&sealed, &k).unwrap(),
+            "-----BEGIN PRIVATE KEY-----\nabc\n"
+        );
+        let err = unseal(&sealed, &new_unlock_key()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "swarm could not be unlocked: invalid key provided"
+        );
+        assert!(parse_unlock_key("SWMKEY-2-x").is_err());
     }
 }

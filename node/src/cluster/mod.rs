@@ -10,6 +10,9 @@
 //!                                        ├─ join.rs      dial a manager, pin its CA by token digest
 //!                                        ├─ agent.rs     heartbeat session with the leader
 //!                                        ├─ manager.rs   leader loops: node liveness, raft membership
+//!                                        ├─ reissue.rs   certificate renewal and role changes
+//!                                        ├─ recover.rs   --force-new-cluster
+//!                                        ├─ autolock.rs  sealed node key, lock/unlock
 //!                                        ├─ control.rs   node and swarm updates (docker node/swarm ...)
 //!                                        └─ convert.rs   model <-> Docker API types
 //! ```
@@ -25,6 +28,8 @@ pub mod convert;
 pub mod join;
 pub mod local;
 pub mod manager;
+mod recover;
+mod reissue;
 pub mod rpc;
 pub mod service;
 

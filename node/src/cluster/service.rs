@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::server::TcpIncoming;
+use tracing::Instrument;
 
 use super::agent::{Agent, AgentEvent};
 use super::ca::{self, NodeIdentity, RootCa};
@@ -26,7 +27,7 @@ use super::join::{channel, fetch_pinned_ca, request_join};
 use super::local::{Certs, LocalState, SwarmDir};
 use super::manager::{ManagerCtx, new_node, now, raft_id_for};
 use super::pb::cluster_client::ClusterClient;
-use super::rpc::{ClusterRpc, JoinRequest, MembershipRequest, RenewRequest, RenewResponse};
+use super::rpc::{ClusterRpc, JoinRequest, MembershipRequest};
 use super::{ClusterError, store_err};
 
 /// Docker's default swarm port.
@@ -86,17 +87,17 @@ pub struct SwarmStatus {
 
 /// One membership's running parts.
 pub(super) struct Running {
-    local: LocalState,
-    certs: Certs,
-    store: Option<ClusterStore>,
-    manager: Option<Arc<ManagerCtx>>,
-    managers: Arc<Mutex<Vec<String>>>,
+    pub(super) local: LocalState,
+    pub(super) certs: Certs,
+    pub(super) store: Option<ClusterStore>,
+    pub(super) manager: Option<Arc<ManagerCtx>>,
+    pub(super) managers: Arc<Mutex<Vec<String>>>,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl Running {
-    async fn shutdown(self) {
+    pub(super) async fn shutdown(self) {
         self.stop.cancel();
         self.tasks.close();
         if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
@@ -122,7 +123,7 @@ pub(super) struct Inner {
     /// Serializes init/join/leave/role changes.
     pub(super) running: tokio::sync::Mutex<Option<Running>>,
     /// A cheap copy for status reads that must not wait behind a slow join.
-    view: RwLock<Option<View>>,
+    pub(super) view: RwLock<Option<View>>,
     /// A restarted autolocked manager waiting for `docker swarm unlock` (key still sealed).
     pub(super) locked: Mutex<Option<(LocalState, Certs)>>,
     /// The unlock key the on-disk node key is sealed with, if any.
@@ -132,7 +133,7 @@ pub(super) struct Inner {
 /// This node's swarm membership. Cheap to clone.
 #[derive(Clone)]
 pub struct ClusterService {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for ClusterService {
@@ -142,7 +143,7 @@ impl std::fmt::Debug for ClusterService {
 }
 
 /// Adds the default port to an address without one.
-fn with_port(addr: &str, port: u16) -> String {
+pub(super) fn with_port(addr: &str, port: u16) -> String {
     if addr.parse::<std::net::SocketAddr>().is_ok() {
         return addr.to_owned();
     }
@@ -173,7 +174,11 @@ fn local_ip_towards(peer: Option<&str>) -> Option<std::net::IpAddr> {
 
 /// Chooses the advertise address as dockerd does: the flag (port defaulting to the listen
 /// port), else a specific listen IP, else the address of the route to `peer`.
-fn advertise(listen: &str, flag: &str, peer: Option<&str>) -> Result<String, ClusterError> {
+pub(super) fn advertise(
+    listen: &str,
+    flag: &str,
+    peer: Option<&str>,
+) -> Result<String, ClusterError> {
     let port = port_of(listen);
     if !flag.is_empty() {
         return Ok(with_port(flag, port));
@@ -647,7 +652,7 @@ impl ClusterService {
     ///
     /// Boxed with an explicit `Send` bound: a role change restarts through here from a task
     /// this function spawns, and the compiler cannot infer `Send` through that cycle.
-    fn start(
+    pub(super) fn start(
         &self,
         local: LocalState,
         certs: Certs,
@@ -656,6 +661,8 @@ impl ClusterService {
     }
 
     async fn start_inner(&self, local: LocalState, certs: Certs) -> Result<Running, ClusterError> {
+        // Root span: these tasks (and Raft's) outlive the API request that started them.
+        let span = tracing::info_span!(parent: None, "cluster", node.id = %local.node_id);
         let tls = certs.tls();
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -665,7 +672,7 @@ impl ClusterService {
                 local.advertise_addr.clone(),
                 self.inner.dir.raft_dir(),
             );
-            let store = open_store(config, &tls).await?;
+            let store = open_store(config, &tls).instrument(span.clone()).await?;
             let ctx = ManagerCtx::new(store.clone(), local.node_id.clone());
             (Some(store), Some(ctx))
         } else {
@@ -691,22 +698,25 @@ impl ClusterService {
             router = router.add_service(RaftGrpc::new(s.clone()));
         }
         let server_stop = stop.clone();
-        tasks.spawn(async move {
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            if let Err(e) = router
-                .serve_with_incoming_shutdown(incoming, server_stop.cancelled_owned())
-                .await
-            {
-                tracing::error!(error = %e, "cluster listener failed");
+        tasks.spawn(
+            async move {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                if let Err(e) = router
+                    .serve_with_incoming_shutdown(incoming, server_stop.cancelled_owned())
+                    .await
+                {
+                    tracing::error!(error = %e, "cluster listener failed");
+                }
             }
-        });
+            .instrument(span.clone()),
+        );
         if let Some(m) = &manager {
-            tasks.spawn(m.clone().run(stop.clone()));
-            tasks.spawn(self.clone().keep_key_sealed(
-                m.clone(),
-                certs.key_pem.clone(),
-                stop.clone(),
-            ));
+            tasks.spawn(m.clone().run(stop.clone()).instrument(span.clone()));
+            tasks.spawn(
+                self.clone()
+                    .keep_key_sealed(m.clone(), certs.key_pem.clone(), stop.clone())
+                    .instrument(span.clone()),
+            );
         }
         let managers = Arc::new(Mutex::new(if local.role == NodeRole::Manager {
             vec![local.advertise_addr.clone()]
@@ -722,8 +732,12 @@ impl ClusterService {
             description: self.inner.host.clone(),
             events: events_tx,
         };
-        tasks.spawn(agent.run(stop.clone()));
-        tasks.spawn(self.clone().handle_events(events_rx, stop.clone()));
+        tasks.spawn(agent.run(stop.clone()).instrument(span.clone()));
+        tasks.spawn(
+            self.clone()
+                .handle_events(events_rx, stop.clone())
+                .instrument(span.clone()),
+        );
         *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) =
             Some((local.clone(), manager.clone(), managers.clone()));
         Ok(Running {
@@ -777,206 +791,11 @@ impl ClusterService {
             }
         }
     }
-
-    /// Gets a fresh certificate from a manager and restarts with it: for a role change
-    /// (`want`: the role the managers asked for) or a renewal before expiry (`None`).
-    async fn reissue(&self, want: Option<NodeRole>) -> Result<(), ClusterError> {
-        let mut guard = self.inner.running.lock().await;
-        let Some(running) = guard.as_ref() else {
-            return Ok(());
-        };
-        if want == Some(running.local.role) {
-            return Ok(());
-        }
-        let managers = running
-            .managers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let (key_pem, public) = ca::generate_node_key()?;
-        let mut last_err = ClusterError::Unavailable("no manager reachable".into());
-        let mut renewed: Option<RenewResponse> = None;
-        for addr in &managers {
-            match self
-                .renew_at(&running.certs, addr, &public, &running.local.advertise_addr)
-                .await
-            {
-                Ok(r) => {
-                    renewed = Some(r);
-                    break;
-                }
-                Err(e) => last_err = e,
-            }
-        }
-        let renewed = renewed.ok_or(last_err)?;
-        if want.is_some_and(|r| r != renewed.role) {
-            return Ok(());
-        }
-        let role = renewed.role;
-        let role_changed = role != running.local.role;
-        let mut local = running.local.clone();
-        local.role = renewed.role;
-        local.raft_id = renewed.raft_id;
-        local.managers = managers;
-        let certs = Certs {
-            cert_pem: renewed.cert_pem,
-            key_pem,
-            ca_pem: running.certs.ca_pem.clone(),
-        };
-        tracing::info!(node.id = %local.node_id, ?role, role_changed, "restarting with a new certificate");
-        if let Some(old) = guard.take() {
-            old.shutdown().await;
-        }
-        // Drop the status view's store handle too, so the Raft database can be reopened.
-        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-        if role_changed {
-            // A promoted node starts Raft empty and catches up; a demoted one keeps none.
-            self.inner.dir.remove_raft()?;
-        }
-        let seal = self
-            .inner
-            .sealed_with
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        self.inner.dir.save(&local, &certs, seal.as_deref())?;
-        *guard = Some(self.start(local, certs).await?);
-        Ok(())
-    }
-
-    async fn renew_at(
-        &self,
-        certs: &Certs,
-        addr: &str,
-        public: &[u8],
-        advertise_addr: &str,
-    ) -> Result<RenewResponse, ClusterError> {
-        let chain = format!("{}\n{}", certs.cert_pem.trim_end(), certs.ca_pem);
-        let mut c = ClusterClient::new(channel(
-            addr,
-            &certs.ca_pem,
-            Some((&chain, &certs.key_pem)),
-        )?);
-        let msg = super::rpc::encode(&RenewRequest {
-            public_key_der: public.to_vec(),
-            advertise_addr: advertise_addr.to_owned(),
-        })
-        .map_err(ClusterError::from_status)?;
-        let reply = c.renew(msg).await.map_err(ClusterError::from_status)?;
-        super::rpc::decode(reply.get_ref()).map_err(ClusterError::from_status)
-    }
-
-    /// `--force-new-cluster`: recover a single-manager cluster from this node's Raft data.
-    ///
-    /// The committed state this manager has applied is re-proposed into a fresh Raft log
-    /// whose only voter is this node (openraft has no forced membership change, so the old
-    /// log is set aside under `swarm/raft.old`). The other managers become workers marked
-    /// down: their Raft data belongs to the old cluster, and each must leave and rejoin.
-    async fn force_new_cluster(
-        &self,
-        guard: &mut tokio::sync::MutexGuard<'_, Option<Running>>,
-        p: InitParams,
-    ) -> Result<String, ClusterError> {
-        if let Some(r) = guard.take() {
-            r.shutdown().await;
-        }
-        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-        let Some((mut local, certs)) = self.inner.dir.load()? else {
-            return Err(ClusterError::NotInSwarm);
-        };
-        if local.role != NodeRole::Manager {
-            return Err(ClusterError::InvalidArgument(
-                "--force-new-cluster needs a node that was a manager".into(),
-            ));
-        }
-        let tls = certs.tls();
-        let old = open_store(
-            StoreConfig::new(
-                local.raft_id,
-                local.advertise_addr.clone(),
-                self.inner.dir.raft_dir(),
-            ),
-            &tls,
-        )
-        .await?;
-        let (state, index, _) = old.view_and_watch();
-        old.shutdown().await.map_err(store_err)?;
-        drop(old);
-        tracing::warn!(
-            raft.index = index,
-            "forcing a new cluster from this manager's state"
-        );
-        self.inner.dir.set_raft_aside()?;
-        if !p.listen_addr.is_empty() {
-            local.listen_addr = with_port(&p.listen_addr, DEFAULT_PORT);
-        }
-        if !p.advertise_addr.is_empty() {
-            local.advertise_addr = advertise(&local.listen_addr, &p.advertise_addr, None)?;
-        }
-        local.managers = vec![local.advertise_addr.clone()];
-        let mut creates = Vec::new();
-        for obj in state.all_objects() {
-            let obj = match obj {
-                StoreObject::Node(mut n) => {
-                    if n.id.as_str() == local.node_id {
-                        n.manager_status = Some(shoal_scheduler::model::node::ManagerStatus {
-                            raft_id: local.raft_id,
-                            leader: true,
-                            reachability: shoal_scheduler::model::node::Reachability::Reachable,
-                            addr: local.advertise_addr.clone(),
-                        });
-                    } else if n.role == NodeRole::Manager || n.spec.role == NodeRole::Manager {
-                        n.role = NodeRole::Worker;
-                        n.spec.role = NodeRole::Worker;
-                        n.manager_status = None;
-                        n.status.state = shoal_scheduler::model::node::NodeState::Down;
-                        n.status.message = "manager of the previous cluster".into();
-                    }
-                    StoreObject::Node(n)
-                }
-                other => other,
-            };
-            creates.push(ClusterCommand::Create(obj));
-        }
-        // The cluster object first, as on init.
-        creates.sort_by_key(|c| !matches!(c, ClusterCommand::Create(StoreObject::Cluster(_))));
-        let running = self.start(local.clone(), certs.clone()).await?;
-        let result = async {
-            let store = running.store.clone().ok_or(ClusterError::NotManager)?;
-            store
-                .initialize(BTreeMap::from([(
-                    local.raft_id,
-                    RaftNode::new(local.advertise_addr.clone()),
-                )]))
-                .await
-                .map_err(store_err)?;
-            wait_for(|| store.is_leader(), "this node to become the raft leader").await?;
-            store
-                .propose(ClusterCommand::Batch(creates))
-                .await
-                .map_err(store_err)?;
-            let seal = self
-                .inner
-                .sealed_with
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            self.inner.dir.save(&local, &certs, seal.as_deref())
-        }
-        .await;
-        if let Err(e) = result {
-            running.shutdown().await;
-            *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-            return Err(e);
-        }
-        **guard = Some(running);
-        Ok(local.node_id)
-    }
 }
 
 /// Opens the Raft store, retrying briefly while handles of a just-stopped member (in-flight
 /// API calls) still hold the database lock.
-async fn open_store(
+pub(super) async fn open_store(
     config: StoreConfig,
     tls: &shoal_raft::TlsConfig,
 ) -> Result<ClusterStore, ClusterError> {
@@ -994,7 +813,10 @@ async fn open_store(
 }
 
 /// Polls `cond` until it holds or [`MEMBER_DEADLINE`] passes.
-async fn wait_for(mut cond: impl FnMut() -> bool, what: &str) -> Result<(), ClusterError> {
+pub(super) async fn wait_for(
+    mut cond: impl FnMut() -> bool,
+    what: &str,
+) -> Result<(), ClusterError> {
     let deadline = Instant::now() + MEMBER_DEADLINE;
     while !cond() {
         if Instant::now() > deadline {
