@@ -29,9 +29,19 @@ impl ClusterService {
             r.shutdown().await;
         }
         *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-        let Some((mut local, certs)) = self.inner.dir.load()? else {
+        let Some((mut local, mut certs)) = self.inner.dir.load()? else {
             return Err(ClusterError::NotInSwarm);
         };
+        if super::autolock::is_sealed(&certs.key_pem) {
+            let key = self
+                .inner
+                .sealed_with
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .ok_or(ClusterError::Locked)?;
+            certs.key_pem = super::autolock::unseal(&certs.key_pem, &key)?;
+        }
         if local.role != NodeRole::Manager {
             return Err(ClusterError::InvalidArgument(
                 "--force-new-cluster needs a node that was a manager".into(),
