@@ -72,6 +72,8 @@ pub struct ManagerCtx {
     sessions: Mutex<HashMap<String, Instant>>,
     /// When this manager last became leader (for the liveness grace period).
     leader_since: Mutex<Option<Instant>>,
+    /// Applied index at the last spec-driven snapshot trigger (one build at a time).
+    last_snapshot_trigger: Mutex<u64>,
 }
 
 impl ManagerCtx {
@@ -82,6 +84,7 @@ impl ManagerCtx {
             node_id,
             sessions: Mutex::default(),
             leader_since: Mutex::default(),
+            last_snapshot_trigger: Mutex::default(),
         })
     }
 
@@ -394,19 +397,27 @@ impl ManagerCtx {
     async fn snapshot_per_spec(&self) {
         let Ok(cluster) = self.cluster() else { return };
         let interval = cluster.spec.raft.snapshot_interval.max(1);
-        let (applied, snap, building) = {
+        let (applied, snap) = {
             let m = self.store.metrics();
             let m = m.borrow();
             (
                 m.last_applied.map(|l| l.index).unwrap_or(0),
                 m.snapshot.map(|l| l.index).unwrap_or(0),
-                m.snapshot.is_none() && m.last_applied.is_none(),
             )
         };
-        if !building && applied.saturating_sub(snap) >= interval {
-            if let Err(e) = self.store.trigger_snapshot().await {
-                tracing::debug!(error = %e, "snapshot trigger failed");
+        {
+            let mut last = self
+                .last_snapshot_trigger
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // Until a triggered build shows up in the metrics, count from the trigger point.
+            if applied.saturating_sub(snap.max(*last)) < interval {
+                return;
             }
+            *last = applied;
+        }
+        if let Err(e) = self.store.trigger_snapshot().await {
+            tracing::debug!(error = %e, "snapshot trigger failed");
         }
     }
 

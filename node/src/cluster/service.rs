@@ -786,7 +786,15 @@ impl ClusterService {
                     });
                 }
                 AgentEvent::Removed => {
-                    tracing::warn!("this node was removed from the swarm");
+                    // `docker node rm --force` of a live node: it is no longer a member,
+                    // so it drops its swarm state as if it had left.
+                    tracing::warn!("this node was removed from the swarm; leaving");
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.leave(true).await {
+                            tracing::warn!(error = %e, "could not leave after removal");
+                        }
+                    });
                 }
             }
         }
