@@ -18,7 +18,10 @@ use tokio_util::task::TaskTracker;
 use crate::backends::containers::ContainersApi;
 use crate::backends::exec::ExecApi;
 use crate::backends::images::ImagesApi;
+use crate::backends::nodes::NodesApi;
+use crate::backends::swarm::SwarmApi;
 use crate::backends::system::{HostFacts, SystemApi};
+use crate::cluster::{ClusterService, HostDescription};
 use crate::config::DaemonConfig;
 use crate::engine::{Engine, EngineConfig};
 use crate::events::EventsBus;
@@ -127,6 +130,35 @@ fn runc_version() -> String {
         .unwrap_or_default()
 }
 
+/// What this node reports to the swarm dispatcher.
+fn host_description() -> HostDescription {
+    use shoal_scheduler::model::node::{EngineDescription, Platform, Resources};
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let arch = nix::sys::utsname::uname()
+        .map(|u| u.machine().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    HostDescription {
+        hostname,
+        platform: Platform {
+            architecture: arch,
+            os: "linux".into(),
+        },
+        resources: Resources {
+            nano_cpus: i64::try_from(ncpu).unwrap_or(1) * 1_000_000_000,
+            memory_bytes: crate::backends::system::mem_total(),
+        },
+        engine: EngineDescription {
+            engine_version: env!("CARGO_PKG_VERSION").into(),
+            labels: Default::default(),
+        },
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT (or `stop` is cancelled).
 pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), DaemonError> {
     for dir in [&cfg.data_root, &cfg.exec_root] {
@@ -198,6 +230,11 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
         log_driver: cfg.log_driver.clone(),
         debug: cfg.debug,
     };
+    // A node that was in a swarm rejoins it by itself; a failure leaves the engine up.
+    let cluster = ClusterService::new(&cfg.data_root, host_description());
+    if let Err(e) = cluster.restore().await {
+        tracing::error!(error = %e, "could not rejoin the swarm");
+    }
     let backends = shoal_api::Backends {
         containers: Arc::new(ContainersApi {
             engine: engine.clone(),
@@ -211,6 +248,13 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
             images,
             events,
             facts,
+            cluster: cluster.clone(),
+        }),
+        swarm: Arc::new(SwarmApi {
+            cluster: cluster.clone(),
+        }),
+        nodes: Arc::new(NodesApi {
+            cluster: cluster.clone(),
         }),
     };
     let router = shoal_api::router(backends);
@@ -218,6 +262,7 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
     shoal_api::server::serve_bound(bound, router, stop.clone()).await;
 
     tracing::info!("shutting down; containers keep running (live-restore)");
+    cluster.shutdown().await;
     engine_stop.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(10), tracker.wait())

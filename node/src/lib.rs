@@ -15,6 +15,7 @@
 //! `api.path`, `http.status`.
 
 pub mod backends;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod engine;

@@ -79,6 +79,17 @@ impl TlsConfig {
             .client_auth_optional(false)
     }
 
+    /// Server side for a listener that also serves the swarm join RPC: a client
+    /// certificate is optional at the handshake (a joining node has none yet), but one that
+    /// is presented must chain to the cluster CA. The Raft service still refuses callers
+    /// without a certificate (see [`crate::network::server`]), so they get nothing from Raft.
+    pub fn server_config_join_allowed(&self) -> ServerTlsConfig {
+        ServerTlsConfig::new()
+            .identity(self.identity())
+            .client_ca_root(self.ca())
+            .client_auth_optional(true)
+    }
+
     /// Client side: present our certificate, trust only the cluster CA.
     pub fn client_config(&self) -> ClientTlsConfig {
         ClientTlsConfig::new()

@@ -6,4 +6,6 @@ pub mod containers;
 pub mod errors;
 pub mod exec;
 pub mod images;
+pub mod nodes;
+pub mod swarm;
 pub mod system;

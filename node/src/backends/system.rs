@@ -52,6 +52,35 @@ pub struct SystemApi {
     pub events: Arc<EventsBus>,
     /// Static facts.
     pub facts: HostFacts,
+    /// Swarm membership (the Swarm section of `docker info`, the `/_ping` header).
+    pub cluster: crate::cluster::ClusterService,
+}
+
+/// The Swarm section of `docker info` from the node's membership.
+fn swarm_info(st: crate::cluster::SwarmStatus) -> SwarmInfo {
+    let manager = st.control_available;
+    SwarmInfo {
+        node_id: Some(st.node_id),
+        node_addr: Some(st.node_addr),
+        local_node_state: serde_json::from_value(serde_json::json!(st.state)).ok(),
+        control_available: Some(manager),
+        error: Some(String::new()),
+        remote_managers: (st.state != "inactive").then(|| {
+            st.remote_managers
+                .into_iter()
+                .map(|(id, addr)| shoal_api::models::PeerNode {
+                    node_id: Some(id),
+                    addr: Some(addr),
+                })
+                .collect()
+        }),
+        nodes: st.nodes.map(|n| n as i64),
+        managers: st.managers.map(|n| n as i64),
+        cluster: st
+            .cluster
+            .as_ref()
+            .map(crate::cluster::convert::cluster_info),
+    }
 }
 
 fn uname() -> (String, String) {
@@ -81,7 +110,7 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-fn mem_total() -> i64 {
+pub(crate) fn mem_total() -> i64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -274,14 +303,7 @@ impl SystemBackend for SystemApi {
             server_version: Some(env!("CARGO_PKG_VERSION").into()),
             runtimes: Some(runtimes),
             default_runtime: Some("runc".into()),
-            swarm: Some(SwarmInfo {
-                node_id: Some(String::new()),
-                node_addr: Some(String::new()),
-                local_node_state: serde_json::from_value(serde_json::json!("inactive")).ok(),
-                control_available: Some(false),
-                error: Some(String::new()),
-                ..Default::default()
-            }),
+            swarm: Some(swarm_info(self.cluster.status())),
             live_restore_enabled: Some(true),
             plugins: Some(PluginsInfo {
                 volume: Some(Vec::new()),
@@ -325,7 +347,13 @@ impl SystemBackend for SystemApi {
     }
 
     async fn swarm_ping_status(&self) -> String {
-        "inactive".into()
+        // dockerd: "inactive", "pending", "error", "locked", or "active/manager|worker".
+        let st = self.cluster.status();
+        match st.state {
+            "active" if st.control_available => "active/manager".into(),
+            "active" => "active/worker".into(),
+            other => other.into(),
+        }
     }
 
     async fn events(

@@ -41,15 +41,30 @@ fn reply<T: Serialize>(v: &T) -> Result<GrpcResponse<pb::Json>, Status> {
     Ok(GrpcResponse::new(pb::Json { data }))
 }
 
+/// Refuses a caller that did not present a cluster certificate. The TLS layer has
+/// already verified any certificate it was given against the cluster CA; a listener that
+/// allows certificate-less joins (`TlsConfig::server_config_join_allowed`) must still
+/// keep such callers away from Raft.
+fn authorize<T>(req: &GrpcRequest<T>) -> Result<(), Status> {
+    match req.peer_certs() {
+        Some(certs) if !certs.is_empty() => Ok(()),
+        _ => Err(Status::unauthenticated(
+            "a cluster node certificate is required",
+        )),
+    }
+}
+
 #[tonic::async_trait]
 impl RaftService for RaftGrpc {
     async fn vote(&self, req: GrpcRequest<pb::Json>) -> Result<GrpcResponse<pb::Json>, Status> {
+        authorize(&req)?;
         let rpc: typ::VoteRequest = decode(&req.into_inner().data)?;
         tracing::trace!(raft.term = rpc.vote.leader_id.term, "vote request");
         reply(&self.store.raft().vote(rpc).await)
     }
 
     async fn append(&self, req: GrpcRequest<pb::Json>) -> Result<GrpcResponse<pb::Json>, Status> {
+        authorize(&req)?;
         let rpc: typ::AppendEntriesRequest = decode(&req.into_inner().data)?;
         reply(&self.store.raft().append_entries(rpc).await)
     }
@@ -58,6 +73,7 @@ impl RaftService for RaftGrpc {
         &self,
         req: GrpcRequest<pb::SnapshotChunk>,
     ) -> Result<GrpcResponse<pb::Json>, Status> {
+        authorize(&req)?;
         let chunk = req.into_inner();
         let rpc = typ::InstallSnapshotRequest {
             vote: decode(&chunk.vote)?,
@@ -70,6 +86,7 @@ impl RaftService for RaftGrpc {
     }
 
     async fn propose(&self, req: GrpcRequest<pb::Json>) -> Result<GrpcResponse<pb::Json>, Status> {
+        authorize(&req)?;
         let request: Request = decode(&req.into_inner().data)?;
         let res: Result<AppliedResponse, WireError> = self
             .store

@@ -1,0 +1,102 @@
+//! Certificate reissue: renewal before expiry and role changes (promote/demote), both of
+//! which restart the node's cluster parts with the new certificate.
+
+use shoal_scheduler::model::node::NodeRole;
+
+use super::ClusterError;
+use super::ca;
+use super::join::channel;
+use super::local::Certs;
+use super::pb::cluster_client::ClusterClient;
+use super::rpc::{RenewRequest, RenewResponse};
+use super::service::ClusterService;
+
+impl ClusterService {
+    /// Gets a fresh certificate from a manager and restarts with it: for a role change
+    /// (`want`: the role the managers asked for) or a renewal before expiry (`None`).
+    pub(super) async fn reissue(&self, want: Option<NodeRole>) -> Result<(), ClusterError> {
+        let mut guard = self.inner.running.lock().await;
+        let Some(running) = guard.as_ref() else {
+            return Ok(());
+        };
+        if want == Some(running.local.role) {
+            return Ok(());
+        }
+        let managers = running
+            .managers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (key_pem, public) = ca::generate_node_key()?;
+        let mut last_err = ClusterError::Unavailable("no manager reachable".into());
+        let mut renewed: Option<RenewResponse> = None;
+        for addr in &managers {
+            match self
+                .renew_at(&running.certs, addr, &public, &running.local.advertise_addr)
+                .await
+            {
+                Ok(r) => {
+                    renewed = Some(r);
+                    break;
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        let renewed = renewed.ok_or(last_err)?;
+        if want.is_some_and(|r| r != renewed.role) {
+            return Ok(());
+        }
+        let role = renewed.role;
+        let role_changed = role != running.local.role;
+        let mut local = running.local.clone();
+        local.role = renewed.role;
+        local.raft_id = renewed.raft_id;
+        local.managers = managers;
+        let certs = Certs {
+            cert_pem: renewed.cert_pem,
+            key_pem,
+            ca_pem: running.certs.ca_pem.clone(),
+        };
+        tracing::info!(node.id = %local.node_id, ?role, role_changed, "restarting with a new certificate");
+        if let Some(old) = guard.take() {
+            old.shutdown().await;
+        }
+        // Drop the status view's store handle too, so the Raft database can be reopened.
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        if role_changed {
+            // A promoted node starts Raft empty and catches up; a demoted one keeps none.
+            self.inner.dir.remove_raft()?;
+        }
+        let seal = self
+            .inner
+            .sealed_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.inner.dir.save(&local, &certs, seal.as_deref())?;
+        *guard = Some(self.start(local, certs).await?);
+        Ok(())
+    }
+
+    async fn renew_at(
+        &self,
+        certs: &Certs,
+        addr: &str,
+        public: &[u8],
+        advertise_addr: &str,
+    ) -> Result<RenewResponse, ClusterError> {
+        let chain = format!("{}\n{}", certs.cert_pem.trim_end(), certs.ca_pem);
+        let mut c = ClusterClient::new(channel(
+            addr,
+            &certs.ca_pem,
+            Some((&chain, &certs.key_pem)),
+        )?);
+        let msg = super::rpc::encode(&RenewRequest {
+            public_key_der: public.to_vec(),
+            advertise_addr: advertise_addr.to_owned(),
+        })
+        .map_err(ClusterError::from_status)?;
+        let reply = c.renew(msg).await.map_err(ClusterError::from_status)?;
+        super::rpc::decode(reply.get_ref()).map_err(ClusterError::from_status)
+    }
+}

@@ -1,0 +1,186 @@
+//! The cluster gRPC service (`proto/cluster.proto`): wire messages and the server side.
+//!
+//! Join is the one call a caller without a cluster certificate may make; every other call
+//! reads the caller's node ID and role from its verified certificate, never from the payload.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use shoal_scheduler::model::node::{NodeDescription, NodeRole};
+use tonic::{Request, Response, Status};
+
+use super::ca::{NodeIdentity, identity_from_der};
+use super::manager::ManagerCtx;
+use super::pb;
+use super::pb::cluster_server::Cluster;
+
+/// A node's request to join (`docker swarm join`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The full join token.
+    pub token: String,
+    /// The node's public key (SubjectPublicKeyInfo DER).
+    pub public_key_der: Vec<u8>,
+    /// `host:port` the node is reachable at.
+    pub advertise_addr: String,
+    /// The node's hostname (shown before its first heartbeat).
+    pub hostname: String,
+}
+
+/// What a joined node receives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// Its new node ID.
+    pub node_id: String,
+    /// The cluster ID.
+    pub cluster_id: String,
+    /// The role the token granted.
+    pub role: NodeRole,
+    /// Its Raft id (used if it is or becomes a manager).
+    pub raft_id: u64,
+    /// Its signed certificate (PEM).
+    pub cert_pem: String,
+    /// The root CA certificate (PEM).
+    pub ca_pem: String,
+    /// Current manager addresses.
+    pub managers: Vec<String>,
+}
+
+/// An agent heartbeat (the first one registers the session).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    /// What the node reports about itself.
+    pub description: NodeDescription,
+    /// `host:port` the node advertises.
+    pub advertise_addr: String,
+}
+
+/// The dispatcher's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum HeartbeatResponse {
+    /// Session alive; send the next heartbeat within `period_ms`.
+    Ok {
+        /// Heartbeat period.
+        period_ms: u64,
+        /// Current manager addresses (the agent fails over to these).
+        managers: Vec<String>,
+        /// The role the operator wants this node to have (promote/demote).
+        desired_role: NodeRole,
+    },
+    /// This manager is not the leader; talk to `leader` instead.
+    NotLeader {
+        /// The leader's address, if known.
+        leader: Option<String>,
+    },
+    /// The node was removed from the cluster (`docker node rm`).
+    Removed,
+}
+
+/// A request for a fresh certificate (renewal or role change) for the caller's node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenewRequest {
+    /// The new public key.
+    pub public_key_der: Vec<u8>,
+    /// `host:port` the node advertises (recorded as its manager address on promotion).
+    pub advertise_addr: String,
+}
+
+/// A renewed certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenewResponse {
+    /// The certificate (PEM).
+    pub cert_pem: String,
+    /// The role it carries.
+    pub role: NodeRole,
+    /// The node's Raft id.
+    pub raft_id: u64,
+}
+
+/// Membership requests a manager sends the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MembershipRequest {
+    /// Remove the calling manager from Raft (`docker swarm leave --force` on a manager).
+    Leave,
+}
+
+/// Decodes a JSON payload.
+pub fn decode<T: DeserializeOwned>(msg: &pb::Msg) -> Result<T, Status> {
+    serde_json::from_slice(&msg.data)
+        .map_err(|e| Status::invalid_argument(format!("bad payload: {e}")))
+}
+
+/// Encodes a JSON payload.
+pub fn encode<T: Serialize>(v: &T) -> Result<pb::Msg, Status> {
+    serde_json::to_vec(v)
+        .map(|data| pb::Msg { data })
+        .map_err(|e| Status::internal(e.to_string()))
+}
+
+/// The caller's identity from its verified certificate.
+fn caller<T>(req: &Request<T>) -> Result<NodeIdentity, Status> {
+    let certs = req
+        .peer_certs()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Status::unauthenticated("a cluster node certificate is required"))?;
+    identity_from_der(certs[0].as_ref()).map_err(|e| Status::unauthenticated(e.to_string()))
+}
+
+/// The cluster service. On a worker `manager` is `None` and every call is refused with
+/// dockerd's "not a swarm manager" text.
+#[derive(Debug, Clone)]
+pub struct ClusterRpc {
+    manager: Option<Arc<ManagerCtx>>,
+}
+
+impl ClusterRpc {
+    /// A service for this node's role.
+    pub fn new(manager: Option<Arc<ManagerCtx>>) -> pb::cluster_server::ClusterServer<Self> {
+        pb::cluster_server::ClusterServer::new(Self { manager })
+    }
+
+    fn manager(&self) -> Result<&Arc<ManagerCtx>, Status> {
+        self.manager
+            .as_ref()
+            .ok_or_else(|| Status::unavailable(super::NOT_MANAGER))
+    }
+}
+
+#[tonic::async_trait]
+impl Cluster for ClusterRpc {
+    async fn join(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
+        let m = self.manager()?;
+        let join: JoinRequest = decode(req.get_ref())?;
+        let resp = m.join(join).await.map_err(|e| e.to_status())?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn heartbeat(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
+        let who = caller(&req)?;
+        let m = self.manager()?;
+        let hb: HeartbeatRequest = decode(req.get_ref())?;
+        let resp = m.heartbeat(&who, hb).await.map_err(|e| e.to_status())?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn renew(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
+        let who = caller(&req)?;
+        let m = self.manager()?;
+        let r: RenewRequest = decode(req.get_ref())?;
+        let resp = m.renew(&who, r).await.map_err(|e| e.to_status())?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn membership(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
+        let who = caller(&req)?;
+        if who.role != NodeRole::Manager {
+            return Err(Status::permission_denied(
+                "only managers may change membership",
+            ));
+        }
+        let m = self.manager()?;
+        let r: MembershipRequest = decode(req.get_ref())?;
+        m.membership(&who, r).await.map_err(|e| e.to_status())?;
+        Ok(Response::new(encode(&())?))
+    }
+}

@@ -1,0 +1,838 @@
+//! [`ClusterService`]: this node's membership in a swarm — init, join, leave, restart,
+//! role changes — and the read side the API needs (info, ping, manager handle).
+//!
+//! While the node is in a swarm it runs one [`Running`]: the TLS listener (Raft + cluster
+//! RPCs), the Raft store and leader loop on managers, and the agent's heartbeat session.
+//! A role change or leave stops it (in reverse start order) and starts a new one.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use shoal_raft::network::RaftGrpc;
+use shoal_raft::{ClusterStore, RaftNode, StoreConfig};
+use shoal_scheduler::model::cluster::{EncryptionKey, JoinTokens, RootCa as ModelRootCa};
+use shoal_scheduler::model::node::{NodeDescription, NodeRole};
+use shoal_scheduler::model::{Cluster, ClusterCommand, ClusterId, ClusterSpec, Meta, StoreObject};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
+use tracing::Instrument;
+
+use super::agent::{Agent, AgentEvent};
+use super::ca::{self, NodeIdentity, RootCa};
+use super::join::{channel, fetch_pinned_ca, request_join};
+use super::local::{Certs, LocalState, SwarmDir};
+use super::manager::{ManagerCtx, new_node, now, raft_id_for};
+use super::pb::cluster_client::ClusterClient;
+use super::rpc::{ClusterRpc, JoinRequest, MembershipRequest};
+use super::{ClusterError, store_err};
+
+/// Docker's default swarm port.
+pub const DEFAULT_PORT: u16 = 2377;
+/// How long init/join wait for the node to become a working member.
+const MEMBER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What this node reports about itself to the dispatcher.
+pub type HostDescription = NodeDescription;
+
+/// `docker swarm init` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct InitParams {
+    /// `--listen-addr` (default `0.0.0.0:2377`).
+    pub listen_addr: String,
+    /// `--advertise-addr` (default: derived).
+    pub advertise_addr: String,
+    /// `--force-new-cluster`.
+    pub force_new_cluster: bool,
+    /// The initial spec (defaults filled in).
+    pub spec: ClusterSpec,
+}
+
+/// `docker swarm join` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct JoinParams {
+    /// `--listen-addr`.
+    pub listen_addr: String,
+    /// `--advertise-addr`.
+    pub advertise_addr: String,
+    /// The managers to try.
+    pub remote_addrs: Vec<String>,
+    /// The join token.
+    pub token: String,
+}
+
+/// The node's swarm state as `docker info` and `/_ping` show it.
+#[derive(Debug, Clone, Default)]
+pub struct SwarmStatus {
+    /// inactive / pending / active / locked / error.
+    pub state: &'static str,
+    /// This node's ID.
+    pub node_id: String,
+    /// The IP it advertises.
+    pub node_addr: String,
+    /// Whether it is a manager.
+    pub control_available: bool,
+    /// Known managers (node ID, addr).
+    pub remote_managers: Vec<(String, String)>,
+    /// Node count (managers only).
+    pub nodes: Option<usize>,
+    /// Manager count (managers only).
+    pub managers: Option<usize>,
+    /// The cluster object (managers only).
+    pub cluster: Option<Cluster>,
+}
+
+/// One membership's running parts.
+pub(super) struct Running {
+    pub(super) local: LocalState,
+    pub(super) certs: Certs,
+    pub(super) store: Option<ClusterStore>,
+    pub(super) manager: Option<Arc<ManagerCtx>>,
+    pub(super) managers: Arc<Mutex<Vec<String>>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Running {
+    pub(super) async fn shutdown(self) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("cluster tasks did not stop within 10s");
+        }
+        if let Some(store) = self.store
+            && let Err(e) = store.shutdown().await
+        {
+            tracing::warn!(error = %e, "raft shutdown failed");
+        }
+    }
+}
+
+/// What status reads need: the local state, the manager handle, the agent's manager list.
+type View = (LocalState, Option<Arc<ManagerCtx>>, Arc<Mutex<Vec<String>>>);
+
+pub(super) struct Inner {
+    pub(super) dir: SwarmDir,
+    host: HostDescription,
+    /// Serializes init/join/leave/role changes.
+    pub(super) running: tokio::sync::Mutex<Option<Running>>,
+    /// A cheap copy for status reads that must not wait behind a slow join.
+    pub(super) view: RwLock<Option<View>>,
+    /// A restarted autolocked manager waiting for `docker swarm unlock` (key still sealed).
+    pub(super) locked: Mutex<Option<(LocalState, Certs)>>,
+    /// The unlock key the on-disk node key is sealed with, if any.
+    pub(super) sealed_with: Mutex<Option<Vec<u8>>>,
+}
+
+/// This node's swarm membership. Cheap to clone.
+#[derive(Clone)]
+pub struct ClusterService {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ClusterService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterService").finish_non_exhaustive()
+    }
+}
+
+/// Adds the default port to an address without one.
+pub(super) fn with_port(addr: &str, port: u16) -> String {
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return addr.to_owned();
+    }
+    if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+        return format!("[{addr}]:{port}");
+    }
+    match addr.rsplit_once(':') {
+        Some((_, p)) if p.parse::<u16>().is_ok() => addr.to_owned(),
+        _ => format!("{addr}:{port}"),
+    }
+}
+
+fn port_of(addr: &str) -> u16 {
+    addr.rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(DEFAULT_PORT)
+}
+
+/// The local IP used to reach `peer` (or the default route when `peer` is None).
+fn local_ip_towards(peer: Option<&str>) -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    let target = peer
+        .map(str::to_owned)
+        .unwrap_or_else(|| "8.8.8.8:53".into());
+    s.connect(target).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
+}
+
+/// Chooses the advertise address as dockerd does: the flag (port defaulting to the listen
+/// port), else a specific listen IP, else the address of the route to `peer`.
+pub(super) fn advertise(
+    listen: &str,
+    flag: &str,
+    peer: Option<&str>,
+) -> Result<String, ClusterError> {
+    let port = port_of(listen);
+    if !flag.is_empty() {
+        return Ok(with_port(flag, port));
+    }
+    if let Some((host, _)) = listen.rsplit_once(':')
+        && !host.is_empty()
+        && host != "0.0.0.0"
+        && host != "[::]"
+    {
+        return Ok(listen.to_owned());
+    }
+    local_ip_towards(peer)
+        .map(|ip| with_port(&ip.to_string(), port))
+        .ok_or_else(|| {
+            ClusterError::InvalidArgument(
+                "could not find the system's IP address - specify one with --advertise-addr".into(),
+            )
+        })
+}
+
+impl ClusterService {
+    /// A service over `<data_root>/swarm`; call [`Self::restore`] to rejoin after a restart.
+    pub fn new(data_root: &std::path::Path, host: HostDescription) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                dir: SwarmDir::new(data_root),
+                host,
+                running: tokio::sync::Mutex::new(None),
+                view: RwLock::new(None),
+                locked: Mutex::new(None),
+                sealed_with: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Restarts the saved membership, if any (a restarted node rejoins by itself).
+    pub async fn restore(&self) -> Result<(), ClusterError> {
+        let mut guard = self.inner.running.lock().await;
+        if guard.is_some() {
+            return Ok(());
+        }
+        if let Some((local, certs)) = self.inner.dir.load()? {
+            if super::autolock::is_sealed(&certs.key_pem) {
+                tracing::warn!(node.id = %local.node_id, "swarm is locked; run docker swarm unlock");
+                *self.inner.locked.lock().unwrap_or_else(|e| e.into_inner()) = Some((local, certs));
+                return Ok(());
+            }
+            tracing::info!(node.id = %local.node_id, role = ?local.role, "rejoining swarm");
+            *guard = Some(self.start(local, certs).await?);
+        }
+        Ok(())
+    }
+
+    /// Stops the running membership (daemon shutdown); the on-disk state stays.
+    pub async fn shutdown(&self) {
+        let running = self.inner.running.lock().await.take();
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(r) = running {
+            r.shutdown().await;
+        }
+    }
+
+    /// `docker swarm init`: a new cluster with this node as its only manager. Returns
+    /// the node ID.
+    ///
+    /// Errors: AlreadyInSwarm; InvalidArgument for bad addresses.
+    pub async fn init(&self, p: InitParams) -> Result<String, ClusterError> {
+        let mut guard = self.inner.running.lock().await;
+        // dockerd: --force-new-cluster on a node without swarm state is a plain init.
+        if p.force_new_cluster && self.inner.dir.load()?.is_some() {
+            return self.force_new_cluster(&mut guard, p).await;
+        }
+        if guard.is_some() || self.is_locked() {
+            return Err(ClusterError::AlreadyInSwarm);
+        }
+        let listen = with_port(
+            if p.listen_addr.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.listen_addr
+            },
+            DEFAULT_PORT,
+        );
+        let advertise_addr = advertise(&listen, &p.advertise_addr, None)?;
+        let root = RootCa::generate()?;
+        let unlock_key = super::autolock::new_unlock_key();
+        let digest = ca::ca_digest_base36(&root.cert_pem)?;
+        let node_id = ca::random_id();
+        let cluster_id = ca::random_id();
+        let (key_pem, public) = ca::generate_node_key()?;
+        let cluster = Cluster {
+            id: ClusterId::new(cluster_id.as_str()),
+            meta: Meta::new(now()),
+            spec: p.spec.clone(),
+            root_ca: ModelRootCa {
+                ca_cert_pem: root.cert_pem.clone(),
+                ca_key_pem: root.key_pem.clone(),
+                ca_cert_digest: format!("sha256:{digest}"),
+                join_tokens: JoinTokens {
+                    worker: ca::new_join_token(&digest),
+                    manager: ca::new_join_token(&digest),
+                },
+            },
+            unlock_keys: if p.spec.encryption.auto_lock_managers {
+                vec![EncryptionKey {
+                    subsystem: "manager".into(),
+                    key: unlock_key.clone(),
+                    lamport_time: 1,
+                }]
+            } else {
+                Vec::new()
+            },
+        };
+        let expiry =
+            Duration::from_nanos(u64::try_from(p.spec.ca_config.node_cert_expiry_ns).unwrap_or(0));
+        let cert_pem = ca::sign_node_cert(
+            &root.cert_pem,
+            &root.key_pem,
+            &public,
+            &NodeIdentity {
+                node_id: node_id.clone(),
+                role: NodeRole::Manager,
+                cluster_id: cluster_id.clone(),
+            },
+            expiry,
+        )?;
+        let certs = Certs {
+            cert_pem,
+            key_pem,
+            ca_pem: root.cert_pem.clone(),
+        };
+        let local = LocalState {
+            node_id: node_id.clone(),
+            cluster_id,
+            role: NodeRole::Manager,
+            raft_id: raft_id_for(&node_id),
+            listen_addr: listen,
+            advertise_addr: advertise_addr.clone(),
+            managers: vec![advertise_addr.clone()],
+        };
+        self.inner.dir.remove_raft()?;
+        let running = self.start(local.clone(), certs.clone()).await?;
+        let result = async {
+            let store = running.store.clone().ok_or(ClusterError::NotManager)?;
+            store
+                .initialize(BTreeMap::from([(
+                    local.raft_id,
+                    RaftNode::new(advertise_addr.clone()),
+                )]))
+                .await
+                .map_err(store_err)?;
+            wait_for(|| store.is_leader(), "this node to become the raft leader").await?;
+            // dockerd lists the first manager as Ready and Leader right after init.
+            let mut node = new_node(
+                &node_id,
+                NodeRole::Manager,
+                &advertise_addr,
+                &self.inner.host.hostname,
+            );
+            node.description = Some(self.inner.host.clone());
+            node.status.state = shoal_scheduler::model::node::NodeState::Ready;
+            if let Some(ms) = node.manager_status.as_mut() {
+                ms.leader = true;
+                ms.reachability = shoal_scheduler::model::node::Reachability::Reachable;
+            }
+            store
+                .propose(ClusterCommand::Batch(vec![
+                    ClusterCommand::Create(StoreObject::Cluster(cluster)),
+                    ClusterCommand::Create(StoreObject::Node(node)),
+                ]))
+                .await
+                .map_err(store_err)?;
+            let seal = p
+                .spec
+                .encryption
+                .auto_lock_managers
+                .then(|| unlock_key.clone());
+            self.inner.dir.save(&local, &certs, seal.as_deref())?;
+            *self
+                .inner
+                .sealed_with
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = seal;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            running.shutdown().await;
+            let _ = self.inner.dir.remove_all();
+            *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+            return Err(e);
+        }
+        *guard = Some(running);
+        tracing::info!(node.id = %node_id, addr = %advertise_addr, "swarm initialized");
+        Ok(node_id)
+    }
+
+    /// `docker swarm join`.
+    ///
+    /// Errors: AlreadyInSwarm; InvalidArgument for a malformed token or a CA that does not
+    /// match it; Remote(InvalidArgument) "A valid join token is necessary to join this
+    /// cluster" for a wrong or rotated token; Unavailable when no manager answers.
+    pub async fn join(&self, p: JoinParams) -> Result<(), ClusterError> {
+        let mut guard = self.inner.running.lock().await;
+        if guard.is_some() || self.is_locked() {
+            return Err(ClusterError::AlreadyInSwarm);
+        }
+        let token = ca::parse_join_token(&p.token)?;
+        let remote = p
+            .remote_addrs
+            .first()
+            .map(|a| with_port(a, DEFAULT_PORT))
+            .ok_or_else(|| {
+                ClusterError::InvalidArgument("at least 1 RemoteAddr is required to join".into())
+            })?;
+        let listen = with_port(
+            if p.listen_addr.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.listen_addr
+            },
+            DEFAULT_PORT,
+        );
+        let advertise_addr = advertise(&listen, &p.advertise_addr, Some(&remote))?;
+        let ca_pem = fetch_pinned_ca(&remote, &token.digest).await?;
+        let (key_pem, public) = ca::generate_node_key()?;
+        let resp = request_join(
+            &remote,
+            &ca_pem,
+            &JoinRequest {
+                token: p.token.clone(),
+                public_key_der: public,
+                advertise_addr: advertise_addr.clone(),
+                hostname: self.inner.host.hostname.clone(),
+            },
+        )
+        .await?;
+        let certs = Certs {
+            cert_pem: resp.cert_pem,
+            key_pem,
+            ca_pem: resp.ca_pem,
+        };
+        let mut managers = vec![remote.clone()];
+        managers.extend(
+            resp.managers
+                .into_iter()
+                .filter(|m| *m != remote && *m != advertise_addr),
+        );
+        let local = LocalState {
+            node_id: resp.node_id.clone(),
+            cluster_id: resp.cluster_id,
+            role: resp.role,
+            raft_id: resp.raft_id,
+            listen_addr: listen,
+            advertise_addr,
+            managers,
+        };
+        self.inner.dir.remove_raft()?;
+        self.inner.dir.save(&local, &certs, None)?;
+        *self
+            .inner
+            .sealed_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        let running = match self.start(local.clone(), certs).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.inner.dir.remove_all();
+                return Err(e);
+            }
+        };
+        if let Some(store) = running.store.clone() {
+            // dockerd returns from a manager join once the node is a Raft member.
+            let id = local.raft_id;
+            let joined = wait_for(
+                || {
+                    store
+                        .metrics()
+                        .borrow()
+                        .membership_config
+                        .membership()
+                        .voter_ids()
+                        .any(|v| v == id)
+                },
+                "this manager to join the raft cluster",
+            )
+            .await;
+            if let Err(e) = joined {
+                tracing::warn!(error = %e, "manager join still in progress");
+            }
+        }
+        *guard = Some(running);
+        tracing::info!(node.id = %resp.node_id, role = ?local.role, "joined swarm");
+        Ok(())
+    }
+
+    /// `docker swarm leave [--force]`.
+    ///
+    /// Errors: NotInSwarm; Unavailable with dockerd's warning for a manager without force.
+    pub async fn leave(&self, force: bool) -> Result<(), ClusterError> {
+        let mut guard = self.inner.running.lock().await;
+        if self.is_locked() {
+            if !force {
+                return Err(ClusterError::Locked);
+            }
+            *self.inner.locked.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            self.inner.dir.remove_all()?;
+            return Ok(());
+        }
+        let Some(running) = guard.as_ref() else {
+            return Err(ClusterError::NotInSwarm);
+        };
+        if let Some(m) = running.manager.clone() {
+            let managers: Vec<_> = m
+                .nodes()
+                .into_iter()
+                .filter(|n| n.role == NodeRole::Manager)
+                .collect();
+            let reachable = managers
+                .iter()
+                .filter(|n| {
+                    n.manager_status.as_ref().is_some_and(|s| {
+                        s.reachability == shoal_scheduler::model::node::Reachability::Reachable
+                    })
+                })
+                .count()
+                .max(1);
+            if !force {
+                let mut msg = String::from(
+                    "You are attempting to leave the swarm on a node that is participating as a manager. ",
+                );
+                if managers.len() <= 1 {
+                    msg.push_str("Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ");
+                } else {
+                    msg.push_str(&format!(
+                        "Removing this node leaves {} managers out of {}. Without a Raft quorum your swarm will be inaccessible. The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.",
+                        reachable - 1,
+                        managers.len()
+                    ));
+                }
+                return Err(ClusterError::Unavailable(msg));
+            }
+            if managers.len() > 1 {
+                let who = NodeIdentity {
+                    node_id: running.local.node_id.clone(),
+                    role: NodeRole::Manager,
+                    cluster_id: running.local.cluster_id.clone(),
+                };
+                let result = if m.store().is_leader() {
+                    m.membership(&who, MembershipRequest::Leave).await
+                } else {
+                    match m.store().leader().and_then(|l| l.node) {
+                        Some(leader) => self.remote_leave(&running.certs, &leader.addr).await,
+                        None => Err(ClusterError::Unavailable("no leader".into())),
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not remove this manager from raft; leaving anyway");
+                }
+            }
+        }
+        if let Some(r) = guard.take() {
+            r.shutdown().await;
+        }
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.inner.dir.remove_all()?;
+        tracing::info!("left the swarm");
+        Ok(())
+    }
+
+    async fn remote_leave(&self, certs: &Certs, leader: &str) -> Result<(), ClusterError> {
+        let chain = format!("{}\n{}", certs.cert_pem.trim_end(), certs.ca_pem);
+        let mut c = ClusterClient::new(channel(
+            leader,
+            &certs.ca_pem,
+            Some((&chain, &certs.key_pem)),
+        )?);
+        let msg =
+            super::rpc::encode(&MembershipRequest::Leave).map_err(ClusterError::from_status)?;
+        c.membership(msg).await.map_err(ClusterError::from_status)?;
+        Ok(())
+    }
+
+    /// The manager handle for cluster calls.
+    ///
+    /// Errors: dockerd's "not a swarm manager" texts (503).
+    pub fn manager(&self) -> Result<Arc<ManagerCtx>, ClusterError> {
+        if self.is_locked() {
+            return Err(ClusterError::Locked);
+        }
+        let view = self.inner.view.read().unwrap_or_else(|e| e.into_inner());
+        match view.as_ref() {
+            None => Err(ClusterError::NotManager),
+            Some((_, Some(m), _)) => Ok(m.clone()),
+            Some((_, None, _)) => Err(ClusterError::NotManagerWorker),
+        }
+    }
+
+    /// The state for `docker info` / `/_ping`.
+    pub fn status(&self) -> SwarmStatus {
+        if let Some((local, _)) = self
+            .inner
+            .locked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return SwarmStatus {
+                state: "locked",
+                node_id: local.node_id.clone(),
+                node_addr: super::manager::host_of(&local.advertise_addr),
+                ..Default::default()
+            };
+        }
+        let view = self.inner.view.read().unwrap_or_else(|e| e.into_inner());
+        let Some((local, manager, managers)) = view.as_ref() else {
+            return SwarmStatus {
+                state: "inactive",
+                ..Default::default()
+            };
+        };
+        let mut st = SwarmStatus {
+            state: "active",
+            node_id: local.node_id.clone(),
+            node_addr: super::manager::host_of(&local.advertise_addr),
+            control_available: manager.is_some(),
+            ..Default::default()
+        };
+        match manager {
+            Some(m) => {
+                let nodes = m.nodes();
+                st.remote_managers = nodes
+                    .iter()
+                    .filter(|n| n.role == NodeRole::Manager)
+                    .filter_map(|n| {
+                        n.manager_status
+                            .as_ref()
+                            .map(|s| (n.id.to_string(), s.addr.clone()))
+                    })
+                    .collect();
+                st.managers = Some(st.remote_managers.len());
+                st.nodes = Some(nodes.len());
+                st.cluster = m.cluster().ok();
+            }
+            None => {
+                st.remote_managers = managers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|a| (String::new(), a.clone()))
+                    .collect();
+            }
+        }
+        st
+    }
+
+    pub(super) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// [`Self::start`] for the unlock path.
+    pub(super) fn start_unlocked(
+        &self,
+        local: LocalState,
+        certs: Certs,
+    ) -> futures::future::BoxFuture<'_, Result<Running, ClusterError>> {
+        self.start(local, certs)
+    }
+
+    /// Starts the listener, Raft (managers), leader loop and agent for `local`.
+    ///
+    /// Boxed with an explicit `Send` bound: a role change restarts through here from a task
+    /// this function spawns, and the compiler cannot infer `Send` through that cycle.
+    pub(super) fn start(
+        &self,
+        local: LocalState,
+        certs: Certs,
+    ) -> futures::future::BoxFuture<'_, Result<Running, ClusterError>> {
+        Box::pin(self.start_inner(local, certs))
+    }
+
+    async fn start_inner(&self, local: LocalState, certs: Certs) -> Result<Running, ClusterError> {
+        // Root span: these tasks (and Raft's) outlive the API request that started them.
+        let span = tracing::info_span!(parent: None, "cluster", node.id = %local.node_id);
+        let tls = certs.tls();
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let (store, manager) = if local.role == NodeRole::Manager {
+            let config = StoreConfig::new(
+                local.raft_id,
+                local.advertise_addr.clone(),
+                self.inner.dir.raft_dir(),
+            );
+            let store = open_store(config, &tls).instrument(span.clone()).await?;
+            let ctx = ManagerCtx::new(store.clone(), local.node_id.clone());
+            (Some(store), Some(ctx))
+        } else {
+            (None, None)
+        };
+        let listener = TcpListener::bind(&local.listen_addr).await.map_err(|e| {
+            ClusterError::InvalidArgument(format!("failed to listen on {}: {e}", local.listen_addr))
+        });
+        let listener = match listener {
+            Ok(l) => l,
+            Err(e) => {
+                if let Some(s) = &store {
+                    let _ = s.shutdown().await;
+                }
+                return Err(e);
+            }
+        };
+        let mut router = tonic::transport::Server::builder()
+            .tls_config(tls.server_config_join_allowed())
+            .map_err(|e| ClusterError::Certificate(e.to_string()))?
+            .add_service(ClusterRpc::new(manager.clone()));
+        if let Some(s) = &store {
+            router = router.add_service(RaftGrpc::new(s.clone()));
+        }
+        let server_stop = stop.clone();
+        tasks.spawn(
+            async move {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                if let Err(e) = router
+                    .serve_with_incoming_shutdown(incoming, server_stop.cancelled_owned())
+                    .await
+                {
+                    tracing::error!(error = %e, "cluster listener failed");
+                }
+            }
+            .instrument(span.clone()),
+        );
+        if let Some(m) = &manager {
+            tasks.spawn(m.clone().run(stop.clone()).instrument(span.clone()));
+            tasks.spawn(
+                self.clone()
+                    .keep_key_sealed(m.clone(), certs.key_pem.clone(), stop.clone())
+                    .instrument(span.clone()),
+            );
+        }
+        let managers = Arc::new(Mutex::new(if local.role == NodeRole::Manager {
+            vec![local.advertise_addr.clone()]
+        } else {
+            local.managers.clone()
+        }));
+        let (events_tx, events_rx) = mpsc::channel(16);
+        let agent = Agent {
+            certs: certs.clone(),
+            role: local.role,
+            advertise_addr: local.advertise_addr.clone(),
+            managers: managers.clone(),
+            description: self.inner.host.clone(),
+            events: events_tx,
+        };
+        tasks.spawn(agent.run(stop.clone()).instrument(span.clone()));
+        tasks.spawn(
+            self.clone()
+                .handle_events(events_rx, stop.clone())
+                .instrument(span.clone()),
+        );
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((local.clone(), manager.clone(), managers.clone()));
+        Ok(Running {
+            local,
+            certs,
+            store,
+            manager,
+            managers,
+            stop,
+            tasks,
+        })
+    }
+
+    async fn handle_events(self, mut rx: mpsc::Receiver<AgentEvent>, stop: CancellationToken) {
+        loop {
+            let ev = tokio::select! {
+                _ = stop.cancelled() => return,
+                ev = rx.recv() => match ev { Some(ev) => ev, None => return },
+            };
+            match ev {
+                AgentEvent::Managers(list) => {
+                    let guard = self.inner.running.lock().await;
+                    if let Some(r) = guard.as_ref() {
+                        let mut local = r.local.clone();
+                        local.managers = list;
+                        if let Err(e) = self.inner.dir.save_state(&local) {
+                            tracing::warn!(error = %e, "saving manager list failed");
+                        }
+                    }
+                }
+                AgentEvent::RoleChange(role) => {
+                    // The restart stops this task; run it detached.
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.reissue(Some(role)).await {
+                            tracing::warn!(error = %e, ?role, "role change failed");
+                        }
+                    });
+                }
+                AgentEvent::RenewCertificate => {
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.reissue(None).await {
+                            tracing::warn!(error = %e, "certificate renewal failed");
+                        }
+                    });
+                }
+                AgentEvent::Removed => {
+                    // `docker node rm --force` of a live node: it is no longer a member,
+                    // so it drops its swarm state as if it had left.
+                    tracing::warn!("this node was removed from the swarm; leaving");
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.leave(true).await {
+                            tracing::warn!(error = %e, "could not leave after removal");
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Opens the Raft store, retrying briefly while handles of a just-stopped member (in-flight
+/// API calls) still hold the database lock.
+pub(super) async fn open_store(
+    config: StoreConfig,
+    tls: &shoal_raft::TlsConfig,
+) -> Result<ClusterStore, ClusterError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match ClusterStore::open(config.clone(), tls).await {
+            Ok(s) => return Ok(s),
+            Err(shoal_raft::StoreError::Db(e)) if Instant::now() < deadline => {
+                tracing::debug!(error = %e, "raft database busy; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(store_err(e)),
+        }
+    }
+}
+
+/// Polls `cond` until it holds or [`MEMBER_DEADLINE`] passes.
+pub(super) async fn wait_for(
+    mut cond: impl FnMut() -> bool,
+    what: &str,
+) -> Result<(), ClusterError> {
+    let deadline = Instant::now() + MEMBER_DEADLINE;
+    while !cond() {
+        if Instant::now() > deadline {
+            return Err(ClusterError::Unavailable(format!(
+                "timed out waiting for {what}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
