@@ -166,11 +166,11 @@ down() {
 			umount -l "$m" || true
 		done
 	fi
-	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NAME-[mw][0-9]+$" || true); do
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NAME-[a-z][0-9]+$" || true); do
 		ip netns del "$ns"
 	done
 	# Deleting a namespace deletes its end of each veth, and with it the peer; this catches the rest.
-	for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$NAME-[mw][0-9]+$" || true); do
+	for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$NAME-[a-z][0-9]+$" || true); do
 		ip link del "$l" 2>/dev/null || true
 	done
 	while iptables -D FORWARD -i "$BR" -j ACCEPT 2>/dev/null; do :; done

@@ -116,7 +116,9 @@ pub enum ConfigError {
     #[error("the following directives don't match any configuration option: {0}")]
     UnknownKeys(String),
     /// Keys set twice.
-    #[error("the following directives are specified both as a flag and in the configuration file: {0}")]
+    #[error(
+        "the following directives are specified both as a flag and in the configuration file: {0}"
+    )]
     Conflict(String),
     /// A bad value.
     #[error("{0}")]
@@ -124,16 +126,25 @@ pub enum ConfigError {
 }
 
 const KNOWN_KEYS: &[&str] = &[
-    "hosts", "data-root", "exec-root", "containerd", "containerd-namespace", "pidfile",
-    "log-level", "debug", "log-driver", "log-opts", "live-restore",
+    "hosts",
+    "data-root",
+    "exec-root",
+    "containerd",
+    "containerd-namespace",
+    "pidfile",
+    "log-level",
+    "debug",
+    "log-driver",
+    "log-opts",
+    "live-restore",
 ];
 
 fn parse_opts(list: &[String]) -> Result<HashMap<String, String>, ConfigError> {
     let mut out = HashMap::new();
     for kv in list {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| ConfigError::Invalid(format!("invalid log opt '{kv}': expected key=value")))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            ConfigError::Invalid(format!("invalid log opt '{kv}': expected key=value"))
+        })?;
         out.insert(k.to_owned(), v.to_owned());
     }
     Ok(out)
@@ -160,8 +171,11 @@ impl DaemonConfig {
     ) -> Result<DaemonConfig, ConfigError> {
         let empty = serde_json::Map::new();
         let file = file.unwrap_or(&empty);
-        let mut unknown: Vec<&str> =
-            file.keys().map(String::as_str).filter(|k| !KNOWN_KEYS.contains(k)).collect();
+        let mut unknown: Vec<&str> = file
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !KNOWN_KEYS.contains(k))
+            .collect();
         unknown.sort();
         if !unknown.is_empty() {
             return Err(ConfigError::UnknownKeys(unknown.join(", ")));
@@ -186,7 +200,10 @@ impl DaemonConfig {
             return Err(ConfigError::Conflict(conflicts.join(", ")));
         }
         let bad = |key: &str, want: &str| ConfigError::Parse {
-            path: flags.config_file.clone().unwrap_or_else(|| DEFAULT_CONFIG_FILE.into()),
+            path: flags
+                .config_file
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CONFIG_FILE.into()),
             message: format!("{key}: expected {want}"),
         };
         let s = |key: &str| -> Result<Option<String>, ConfigError> {
@@ -210,9 +227,15 @@ impl DaemonConfig {
         let hosts = if !flags.hosts.is_empty() {
             flags.hosts.clone()
         } else if let Some(v) = file.get("hosts") {
-            let arr = v.as_array().ok_or_else(|| bad("hosts", "a list of strings"))?;
+            let arr = v
+                .as_array()
+                .ok_or_else(|| bad("hosts", "a list of strings"))?;
             arr.iter()
-                .map(|h| h.as_str().map(str::to_owned).ok_or_else(|| bad("hosts", "a list of strings")))
+                .map(|h| {
+                    h.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("hosts", "a list of strings"))
+                })
                 .collect::<Result<_, _>>()?
         } else {
             vec![DEFAULT_HOST.to_owned()]
@@ -226,7 +249,9 @@ impl DaemonConfig {
         let log_opts = if !flags.log_opts.is_empty() {
             parse_opts(&flags.log_opts)?
         } else if let Some(v) = file.get("log-opts") {
-            let obj = v.as_object().ok_or_else(|| bad("log-opts", "an object of strings"))?;
+            let obj = v
+                .as_object()
+                .ok_or_else(|| bad("log-opts", "an object of strings"))?;
             obj.iter()
                 .map(|(k, v)| {
                     v.as_str()
@@ -237,15 +262,27 @@ impl DaemonConfig {
         } else {
             HashMap::new()
         };
-        let log_driver = flags.log_driver.clone().or(s("log-driver")?).unwrap_or_else(|| "json-file".into());
+        let log_driver = flags
+            .log_driver
+            .clone()
+            .or(s("log-driver")?)
+            .unwrap_or_else(|| "json-file".into());
         if !["json-file", "none"].contains(&log_driver.as_str()) {
             return Err(ConfigError::Invalid(format!(
                 "logger: no log driver named '{log_driver}' is registered"
             )));
         }
-        let log_level = flags.log_level.clone().or(s("log-level")?).unwrap_or_else(|| "info".into());
-        if !["debug", "info", "warn", "error", "fatal", "trace", "panic"].contains(&log_level.as_str()) {
-            return Err(ConfigError::Invalid(format!("unable to parse logging level: {log_level}")));
+        let log_level = flags
+            .log_level
+            .clone()
+            .or(s("log-level")?)
+            .unwrap_or_else(|| "info".into());
+        if !["debug", "info", "warn", "error", "fatal", "trace", "panic"]
+            .contains(&log_level.as_str())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "unable to parse logging level: {log_level}"
+            )));
         }
         Ok(DaemonConfig {
             hosts,
@@ -259,7 +296,10 @@ impl DaemonConfig {
                 .clone()
                 .or(s("exec-root")?.map(PathBuf::from))
                 .unwrap_or_else(|| "/run/shoal".into()),
-            containerd: flags.containerd.clone().or(s("containerd")?.map(PathBuf::from)),
+            containerd: flags
+                .containerd
+                .clone()
+                .or(s("containerd")?.map(PathBuf::from)),
             containerd_namespace: flags
                 .containerd_namespace
                 .clone()
@@ -279,15 +319,23 @@ impl DaemonConfig {
 }
 
 fn read_file(path: &Path) -> Result<serde_json::Map<String, Value>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     if text.trim().is_empty() {
         return Ok(serde_json::Map::new());
     }
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ConfigError::Parse { path: path.to_owned(), message: "expected a JSON object".into() }),
-        Err(e) => Err(ConfigError::Parse { path: path.to_owned(), message: e.to_string() }),
+        Ok(_) => Err(ConfigError::Parse {
+            path: path.to_owned(),
+            message: "expected a JSON object".into(),
+        }),
+        Err(e) => Err(ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -318,7 +366,10 @@ mod tests {
 
     #[test]
     fn flag_and_file_conflict() {
-        let flags = DaemonFlags { data_root: Some("/a".into()), ..Default::default() };
+        let flags = DaemonFlags {
+            data_root: Some("/a".into()),
+            ..Default::default()
+        };
         let e = DaemonConfig::merge(&flags, Some(&obj(r#"{"data-root":"/b"}"#))).unwrap_err();
         assert!(e.to_string().contains("data-root"));
     }
@@ -327,7 +378,9 @@ mod tests {
     fn file_values_apply() {
         let c = DaemonConfig::merge(
             &DaemonFlags::default(),
-            Some(&obj(r#"{"hosts":["unix:///tmp/x.sock"],"log-opts":{"max-size":"1m"},"debug":true}"#)),
+            Some(&obj(
+                r#"{"hosts":["unix:///tmp/x.sock"],"log-opts":{"max-size":"1m"},"debug":true}"#,
+            )),
         )
         .unwrap();
         assert_eq!(c.hosts, vec!["unix:///tmp/x.sock".to_string()]);

@@ -158,14 +158,19 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
             let sup = Supervisor::start(SupervisorConfig {
                 data_root: cfg.data_root.clone(),
                 exec_root: cfg.exec_root.clone(),
-                log_level: if cfg.debug { "debug".into() } else { "info".into() },
+                log_level: if cfg.debug {
+                    "debug".into()
+                } else {
+                    "info".into()
+                },
             })
             .await?;
             let sock = sup.socket();
             (Some(sup), sock)
         }
     };
-    let runtime = Runtime::connect(&socket, &cfg.containerd_namespace, Duration::from_secs(30)).await?;
+    let runtime =
+        Runtime::connect(&socket, &cfg.containerd_namespace, Duration::from_secs(30)).await?;
     tracing::info!(containerd = %socket.display(), "connected to containerd");
 
     let tracker = TaskTracker::new();
@@ -196,10 +201,19 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
         debug: cfg.debug,
     };
     let backends = shoal_api::Backends {
-        containers: Arc::new(ContainersApi { engine: engine.clone() }),
-        exec: Arc::new(ExecApi { engine: engine.clone() }),
+        containers: Arc::new(ContainersApi {
+            engine: engine.clone(),
+        }),
+        exec: Arc::new(ExecApi {
+            engine: engine.clone(),
+        }),
         images: Arc::new(ImagesApi::new(images.clone())),
-        system: Arc::new(SystemApi { engine: engine.clone(), images, events, facts }),
+        system: Arc::new(SystemApi {
+            engine: engine.clone(),
+            images,
+            events,
+            facts,
+        }),
     };
     let router = shoal_api::router(backends);
     tracing::info!(hosts = ?cfg.hosts, "API listening");
@@ -208,7 +222,10 @@ pub async fn run(cfg: DaemonConfig, stop: CancellationToken) -> Result<(), Daemo
     tracing::info!("shutting down; containers keep running (live-restore)");
     engine_stop.cancel();
     tracker.close();
-    if tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("background tasks did not stop within 10s");
     }
     if let Some(sup) = supervisor {

@@ -8,14 +8,22 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(cfg: &DaemonConfig) {
-    let level = if cfg.debug { "debug" } else { cfg.log_level.as_str() };
+    let level = if cfg.debug {
+        "debug"
+    } else {
+        cfg.log_level.as_str()
+    };
     let level = match level {
         "fatal" | "panic" => "error",
         other => other,
     };
-    let filter = EnvFilter::try_from_env("SHOAL_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},h2=info,hyper=info,tower=info,sled=info")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = EnvFilter::try_from_env("SHOAL_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!("{level},h2=info,hyper=info,tower=info,sled=info"))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,9 +41,10 @@ fn main() -> anyhow::Result<()> {
                 let signals = stop.clone();
                 tokio::spawn(async move {
                     use tokio::signal::unix::{SignalKind, signal};
-                    let (Ok(mut term), Ok(mut int)) =
-                        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-                    else {
+                    let (Ok(mut term), Ok(mut int)) = (
+                        signal(SignalKind::terminate()),
+                        signal(SignalKind::interrupt()),
+                    ) else {
                         tracing::error!("cannot install signal handlers");
                         return;
                     };

@@ -6,8 +6,8 @@ use futures::future::BoxFuture;
 use shoal_api::error::ApiResult;
 use shoal_api::extract::Filters;
 use shoal_api::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
-    ContainerPruneResponse, ContainerSummary, ContainerTopResponse, ContainerWaitResponse,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
+    ContainerSummary, ContainerTopResponse, ContainerWaitResponse,
 };
 use shoal_api::routers::containers::{
     AttachOptions, ContainersBackend, ListOptions, LogsOptions, WaitCondition,
@@ -32,7 +32,10 @@ impl ContainersBackend for ContainersApi {
         body: ContainerCreateBody,
     ) -> ApiResult<ContainerCreateResponse> {
         let c = self.engine.create(name, body).await.map_err(engine_error)?;
-        Ok(ContainerCreateResponse { id: c.id, warnings: c.warnings })
+        Ok(ContainerCreateResponse {
+            id: c.id,
+            warnings: c.warnings,
+        })
     }
     async fn list(&self, opts: ListOptions) -> ApiResult<Vec<ContainerSummary>> {
         self.engine.list(opts).await.map_err(engine_error)
@@ -44,7 +47,10 @@ impl ContainersBackend for ContainersApi {
         self.engine.start(id).await.map_err(engine_error)
     }
     async fn stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> ApiResult<()> {
-        self.engine.stop(id, signal, timeout).await.map_err(engine_error)
+        self.engine
+            .stop(id, signal, timeout)
+            .await
+            .map_err(engine_error)
     }
     async fn restart(
         &self,
@@ -52,7 +58,10 @@ impl ContainersBackend for ContainersApi {
         signal: Option<String>,
         timeout: Option<i64>,
     ) -> ApiResult<()> {
-        self.engine.restart(id, signal, timeout).await.map_err(engine_error)
+        self.engine
+            .restart(id, signal, timeout)
+            .await
+            .map_err(engine_error)
     }
     async fn kill(&self, id: &str, signal: Option<String>) -> ApiResult<()> {
         self.engine.kill(id, signal).await.map_err(engine_error)
@@ -69,10 +78,18 @@ impl ContainersBackend for ContainersApi {
         condition: WaitCondition,
     ) -> ApiResult<BoxFuture<'static, ContainerWaitResponse>> {
         let fut = self.engine.wait(id, condition).map_err(engine_error)?;
-        Ok(fut.map(|code| ContainerWaitResponse { status_code: code, error: None }).boxed())
+        Ok(fut
+            .map(|code| ContainerWaitResponse {
+                status_code: code,
+                error: None,
+            })
+            .boxed())
     }
     async fn remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {
-        self.engine.remove(id, force, volumes).await.map_err(engine_error)
+        self.engine
+            .remove(id, force, volumes)
+            .await
+            .map_err(engine_error)
     }
     async fn rename(&self, id: &str, new_name: &str) -> ApiResult<()> {
         self.engine.rename(id, new_name).await.map_err(engine_error)
@@ -87,7 +104,10 @@ impl ContainersBackend for ContainersApi {
         self.engine.attach(id, opts).await.map_err(engine_error)
     }
     async fn resize(&self, id: &str, height: u16, width: u16) -> ApiResult<()> {
-        self.engine.resize(id, height, width).await.map_err(engine_error)
+        self.engine
+            .resize(id, height, width)
+            .await
+            .map_err(engine_error)
     }
     async fn prune(&self, filters: Filters) -> ApiResult<ContainerPruneResponse> {
         self.engine.prune(filters).await.map_err(engine_error)

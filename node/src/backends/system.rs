@@ -119,7 +119,10 @@ pub fn event_matches(ev: &EventMessage, f: &Filters) -> bool {
 }
 
 fn event_time(ev: &EventMessage) -> f64 {
-    ev.time_nano.map(|n| n as f64 / 1e9).or(ev.time.map(|t| t as f64)).unwrap_or(0.0)
+    ev.time_nano
+        .map(|n| n as f64 / 1e9)
+        .or(ev.time.map(|t| t as f64))
+        .unwrap_or(0.0)
 }
 
 #[async_trait]
@@ -134,7 +137,9 @@ impl SystemBackend for SystemApi {
             details: Some(HashMap::new()),
         };
         Ok(SystemVersion {
-            platform: Some(SystemVersionPlatform { name: "Shoal Engine".into() }),
+            platform: Some(SystemVersionPlatform {
+                name: "Shoal Engine".into(),
+            }),
             components: Some(vec![
                 comp("Engine", &version),
                 comp("containerd", &containerd),
@@ -156,17 +161,32 @@ impl SystemBackend for SystemApi {
         let (kernel, machine) = uname();
         let all = self
             .engine
-            .list(ListOptions { all: true, ..Default::default() })
+            .list(ListOptions {
+                all: true,
+                ..Default::default()
+            })
             .await
             .map_err(engine_error)?;
         let count = |s: &str| {
-            all.iter().filter(|c| c.state.map(|x| x.to_string()).as_deref() == Some(s)).count()
-                as i64
+            all.iter()
+                .filter(|c| c.state.map(|x| x.to_string()).as_deref() == Some(s))
+                .count() as i64
         };
-        let images = self.images.list(&Default::default()).await.map_err(image_error)?.len() as i64;
+        let images = self
+            .images
+            .list(&Default::default())
+            .await
+            .map_err(image_error)?
+            .len() as i64;
         let cgroup2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let mut runtimes = HashMap::new();
-        runtimes.insert("runc".to_string(), RuntimeInfo { path: Some("runc".into()), ..Default::default() });
+        runtimes.insert(
+            "runc".to_string(),
+            RuntimeInfo {
+                path: Some("runc".into()),
+                ..Default::default()
+            },
+        );
         let hostname = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -179,7 +199,10 @@ impl SystemBackend for SystemApi {
             containers_stopped: Some(all.len() as i64 - count("running") - count("paused")),
             images: Some(images),
             driver: Some("overlayfs".into()),
-            driver_status: Some(vec![vec!["driver-type".into(), "io.containerd.snapshotter.v1".into()]]),
+            driver_status: Some(vec![vec![
+                "driver-type".into(),
+                "io.containerd.snapshotter.v1".into(),
+            ]]),
             docker_root_dir: Some(self.facts.data_root.clone()),
             memory_limit: Some(true),
             swap_limit: Some(false),
@@ -191,19 +214,39 @@ impl SystemBackend for SystemApi {
             oom_kill_disable: Some(false),
             ipv4_forwarding: Some(false),
             debug: Some(self.facts.debug),
-            nfd: Some(std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(0)),
+            nfd: Some(
+                std::fs::read_dir("/proc/self/fd")
+                    .map(|d| d.count() as i64)
+                    .unwrap_or(0),
+            ),
             n_goroutines: Some(0),
-            system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+            system_time: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            ),
             logging_driver: Some(self.facts.log_driver.clone()),
-            cgroup_driver: serde_json::from_value(serde_json::json!(if cgroup2 { "systemd" } else { "cgroupfs" })).ok(),
-            cgroup_version: serde_json::from_value(serde_json::json!(if cgroup2 { "2" } else { "1" })).ok(),
+            cgroup_driver: serde_json::from_value(serde_json::json!(if cgroup2 {
+                "systemd"
+            } else {
+                "cgroupfs"
+            }))
+            .ok(),
+            cgroup_version: serde_json::from_value(serde_json::json!(if cgroup2 {
+                "2"
+            } else {
+                "1"
+            }))
+            .ok(),
             n_events_listener: Some(0),
             kernel_version: Some(kernel),
             operating_system: Some(os_name()),
             os_version: Some(String::new()),
             os_type: Some("linux".into()),
             architecture: Some(machine),
-            ncpu: Some(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+            ncpu: Some(
+                std::thread::available_parallelism()
+                    .map(|n| n.get() as i64)
+                    .unwrap_or(1),
+            ),
             mem_total: Some(mem_total()),
             index_server_address: Some("https://index.docker.io/v1/".into()),
             name: Some(hostname),
@@ -244,8 +287,22 @@ impl SystemBackend for SystemApi {
         until: Option<f64>,
         filters: Filters,
     ) -> ApiResult<BoxStream<'static, EventMessage>> {
-        filters
-            .validate(&["type", "event", "container", "image", "label", "scope", "daemon", "network", "volume", "node", "service", "secret", "config", "plugin"])?;
+        filters.validate(&[
+            "type",
+            "event",
+            "container",
+            "image",
+            "label",
+            "scope",
+            "daemon",
+            "network",
+            "volume",
+            "node",
+            "service",
+            "secret",
+            "config",
+            "plugin",
+        ])?;
         if let (Some(s), Some(u)) = (since, until) {
             if u > 0.0 && s > u {
                 return Err(ApiError::invalid("`since` time is after `until` time"));
@@ -293,7 +350,11 @@ impl SystemBackend for SystemApi {
     async fn df(&self) -> ApiResult<SystemDataUsageResponse> {
         let containers = self
             .engine
-            .list(ListOptions { all: true, size: true, ..Default::default() })
+            .list(ListOptions {
+                all: true,
+                size: true,
+                ..Default::default()
+            })
             .await
             .map_err(engine_error)?;
         let images: Vec<_> = self
@@ -326,7 +387,13 @@ mod tests {
             action: Some(action.into()),
             actor: Some(EventActor {
                 id: Some("abc123".into()),
-                attributes: Some([("name".to_string(), name.to_string()), ("image".to_string(), "busybox".to_string())].into()),
+                attributes: Some(
+                    [
+                        ("name".to_string(), name.to_string()),
+                        ("image".to_string(), "busybox".to_string()),
+                    ]
+                    .into(),
+                ),
             }),
             ..Default::default()
         }

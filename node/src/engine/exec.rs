@@ -47,13 +47,23 @@ pub struct ExecTable {
 
 impl ExecTable {
     fn get(&self, id: &str) -> Option<Arc<Exec>> {
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
     fn insert(&self, e: Arc<Exec>) {
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(e.id.clone(), e);
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(e.id.clone(), e);
     }
     fn remove_container(&self, cid: &str) {
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, e| e.container_id != cid);
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, e| e.container_id != cid);
     }
 }
 
@@ -68,7 +78,10 @@ impl Exec {
 
 impl Engine {
     fn exec_lookup(&self, id: &str) -> EngineResult<Arc<Exec>> {
-        self.inner.execs.get(id).ok_or_else(|| EngineError::NoSuchExec(id.to_owned()))
+        self.inner
+            .execs
+            .get(id)
+            .ok_or_else(|| EngineError::NoSuchExec(id.to_owned()))
     }
 
     pub(crate) fn exec_forget_container(&self, cid: &str) {
@@ -88,7 +101,12 @@ impl Engine {
                     rec.id
                 )));
             }
-            _ => return Err(EngineError::Conflict(format!("Container {} is not running", rec.id))),
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not running",
+                    rec.id
+                )));
+            }
         }
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(EngineError::Invalid("No exec command specified".into()));
@@ -103,7 +121,11 @@ impl Engine {
         }));
         let (_, rec) = c.update(|r| r.exec_ids.push(id.clone()));
         let cmd = config.cmd.unwrap_or_default().join(" ");
-        self.emit(&rec, &format!("exec_create: {cmd}"), &[("execID", id.clone())]);
+        self.emit(
+            &rec,
+            &format!("exec_create: {cmd}"),
+            &[("execID", id.clone())],
+        );
         Ok(id)
     }
 
@@ -128,7 +150,10 @@ impl Engine {
         let c = self.lookup(&ex.container_id)?;
         let rec = c.snapshot();
         if rec.state.status != Status::Running {
-            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let tty = tty.or(ex.config.tty).unwrap_or(false);
         let stdin = ex.config.attach_stdin.unwrap_or(false) && !detach;
@@ -136,11 +161,22 @@ impl Engine {
         let dir = self.container_run_dir(&rec.id);
         std::fs::create_dir_all(&dir).map_err(EngineError::io("creating FIFO dir"))?;
         let io = create_fifos(&dir, &format!("exec-{}", &ex.id[..12]), stdin, tty)?;
-        self.runtime().exec_create(&rec.id, &ex.id, &process, &io).await?;
+        self.runtime()
+            .exec_create(&rec.id, &ex.id, &process, &io)
+            .await?;
         let (out_tx, _) = broadcast::channel::<OutEvent>(1024);
         let rx = out_tx.subscribe();
         let span = tracing::info_span!("exec pump", exec.id = %ex.id);
-        let done = pump::spawn(self.tracker(), &io, Sinks { log: None, out: out_tx }, span, false)?;
+        let done = pump::spawn(
+            self.tracker(),
+            &io,
+            Sinks {
+                log: None,
+                out: out_tx,
+            },
+            span,
+            false,
+        )?;
         let stdin_writer = match &io.stdin {
             Some(p) => Some(FifoWriter::open(p)?),
             None => None,
@@ -151,14 +187,23 @@ impl Engine {
                 let _ = self.runtime().exec_delete(&rec.id, &ex.id).await;
                 ex.set(|s| s.exit_code = Some(126));
                 ex.exited.send_replace(true);
-                return Err(EngineError::Invalid(format!("OCI runtime exec failed: {e}")));
+                return Err(EngineError::Invalid(format!(
+                    "OCI runtime exec failed: {e}"
+                )));
             }
         };
         ex.set(|s| {
             s.running = true;
             s.pid = pid;
         });
-        self.emit(&rec, &format!("exec_start: {}", ex.config.cmd.clone().unwrap_or_default().join(" ")), &[("execID", ex.id.clone())]);
+        self.emit(
+            &rec,
+            &format!(
+                "exec_start: {}",
+                ex.config.cmd.clone().unwrap_or_default().join(" ")
+            ),
+            &[("execID", ex.id.clone())],
+        );
         self.spawn_exec_waiter(ex.clone(), done, io.clone());
         let stdin_sink = stdin_writer.map(|w| self.exec_stdin(w, rec.id.clone(), ex.id.clone()));
         let output = if detach {
@@ -171,7 +216,11 @@ impl Engine {
             .filter_map(|()| futures::future::ready(None));
             live_output(rx, true, true).chain(after).boxed()
         };
-        Ok(AttachIo { tty, output, stdin: stdin_sink })
+        Ok(AttachIo {
+            tty,
+            output,
+            stdin: stdin_sink,
+        })
     }
 
     fn exec_stdin(&self, mut w: FifoWriter, cid: String, eid: String) -> StdinSink {
@@ -212,7 +261,8 @@ impl Engine {
                     -1
                 }
             };
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), done.wait_for(|d| *d)).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), done.wait_for(|d| *d))
+                .await;
             let _ = engine.runtime().exec_delete(&ex.container_id, &ex.id).await;
             ex.set(|s| {
                 s.running = false;
@@ -224,7 +274,11 @@ impl Engine {
             }
             if let Ok(c) = engine.lookup(&ex.container_id) {
                 let rec = c.snapshot();
-                engine.emit(&rec, "exec_die", &[("execID", ex.id.clone()), ("exitCode", code.to_string())]);
+                engine.emit(
+                    &rec,
+                    "exec_die",
+                    &[("execID", ex.id.clone()), ("exitCode", code.to_string())],
+                );
             }
         });
     }
@@ -259,10 +313,17 @@ impl Engine {
     pub async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> EngineResult<()> {
         let ex = self.exec_lookup(exec_id)?;
         if !ex.state().running {
-            return Err(EngineError::Conflict(format!("Exec {exec_id} is not running")));
+            return Err(EngineError::Conflict(format!(
+                "Exec {exec_id} is not running"
+            )));
         }
         self.runtime()
-            .task_resize(&ex.container_id, Some(&ex.id), u32::from(width), u32::from(height))
+            .task_resize(
+                &ex.container_id,
+                Some(&ex.id),
+                u32::from(width),
+                u32::from(height),
+            )
             .await?;
         Ok(())
     }

@@ -23,7 +23,10 @@ pub struct Rotation {
 
 impl Default for Rotation {
     fn default() -> Self {
-        Rotation { max_size: None, max_file: 1 }
+        Rotation {
+            max_size: None,
+            max_file: 1,
+        }
     }
 }
 
@@ -37,7 +40,10 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         Some('g') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
         _ => (t, 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size: '{s}'"))?;
     if n < 0.0 {
         return Err(format!("invalid size: '{s}'"));
     }
@@ -57,7 +63,9 @@ impl Rotation {
                     r.max_size = if n == 0 { None } else { Some(n) };
                 }
                 "max-file" => {
-                    let n: u32 = v.parse().map_err(|_| format!("invalid value for max-file: {v}"))?;
+                    let n: u32 = v
+                        .parse()
+                        .map_err(|_| format!("invalid value for max-file: {v}"))?;
                     if n < 1 {
                         return Err("max-file cannot be less than 1".into());
                     }
@@ -65,7 +73,11 @@ impl Rotation {
                 }
                 "labels" | "env" | "env-regex" | "tag" | "compress" | "mode"
                 | "max-buffer-size" => {}
-                other => return Err(format!("unknown log opt '{other}' for json-file log driver")),
+                other => {
+                    return Err(format!(
+                        "unknown log opt '{other}' for json-file log driver"
+                    ));
+                }
             }
         }
         if r.max_file > 1 && r.max_size.is_none() {
@@ -96,7 +108,12 @@ impl LogWriter {
     pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<LogWriter> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(LogWriter { path: path.to_owned(), file, size, rotation })
+        Ok(LogWriter {
+            path: path.to_owned(),
+            file,
+            size,
+            rotation,
+        })
     }
 
     /// Writes one chunk, one entry per line (a trailing partial line is
@@ -148,7 +165,10 @@ impl LogWriter {
             }
         }
         std::fs::rename(&self.path, rotated(&self.path, 1))?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -176,9 +196,15 @@ pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
 /// Decodes one log line; None for a torn or foreign line.
 pub fn decode_line(line: &str) -> Option<OutputChunk> {
     let e: Entry = serde_json::from_str(line).ok()?;
-    let ts = DateTime::parse_from_rfc3339(&e.time).ok().map(|t| t.with_timezone(&Utc));
+    let ts = DateTime::parse_from_rfc3339(&e.time)
+        .ok()
+        .map(|t| t.with_timezone(&Utc));
     Some(OutputChunk {
-        stream: if e.stream == "stderr" { StdStream::Stderr } else { StdStream::Stdout },
+        stream: if e.stream == "stderr" {
+            StdStream::Stderr
+        } else {
+            StdStream::Stdout
+        },
         data: Bytes::from(e.log.into_bytes()),
         timestamp: ts,
     })
@@ -231,7 +257,11 @@ mod tests {
     use super::*;
 
     fn chunk(s: &str, stream: StdStream) -> OutputChunk {
-        OutputChunk { stream, data: Bytes::from(s.to_owned()), timestamp: Some(Utc::now()) }
+        OutputChunk {
+            stream,
+            data: Bytes::from(s.to_owned()),
+            timestamp: Some(Utc::now()),
+        }
     }
 
     #[test]
@@ -262,10 +292,14 @@ mod tests {
     fn rotation_keeps_max_file_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
-        let rot = Rotation { max_size: Some(100), max_file: 3 };
+        let rot = Rotation {
+            max_size: Some(100),
+            max_file: 3,
+        };
         let mut w = LogWriter::open(&p, rot).unwrap();
         for i in 0..50 {
-            w.write(&chunk(&format!("line {i}\n"), StdStream::Stdout)).unwrap();
+            w.write(&chunk(&format!("line {i}\n"), StdStream::Stdout))
+                .unwrap();
         }
         let files = files_oldest_first(&p);
         assert_eq!(files.len(), 3);
@@ -281,7 +315,10 @@ mod tests {
         m.insert("max-file".to_string(), "2".to_string());
         assert_eq!(
             Rotation::from_opts(&m).unwrap(),
-            Rotation { max_size: Some(1024), max_file: 2 }
+            Rotation {
+                max_size: Some(1024),
+                max_file: 2
+            }
         );
         m.insert("bogus".to_string(), "1".to_string());
         assert!(Rotation::from_opts(&m).is_err());

@@ -208,7 +208,9 @@ impl Engine {
         for (k, v) in extra {
             attrs.insert((*k).to_owned(), v.clone());
         }
-        self.inner.events.publish(EventMessageTypeEnum::CONTAINER, action, &rec.id, attrs);
+        self.inner
+            .events
+            .publish(EventMessageTypeEnum::CONTAINER, action, &rec.id, attrs);
     }
 
     /// Persists `rec`; a failure is logged, since the in-memory state is

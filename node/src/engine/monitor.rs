@@ -42,7 +42,10 @@ impl Engine {
                 Ok(s) => return s,
                 Err(RuntimeError::NotFound(_)) => {
                     // The task vanished (containerd lost it): report like dockerd.
-                    return ExitStatus { code: 255, exited_at: Some(chrono::Utc::now()) };
+                    return ExitStatus {
+                        code: 255,
+                        exited_at: Some(chrono::Utc::now()),
+                    };
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "waiting for task exit; retrying");
@@ -55,7 +58,11 @@ impl Engine {
 
     /// Records an exit and decides what follows.
     pub(crate) async fn on_exit(&self, c: &Arc<Container>, status: ExitStatus) {
-        let done = c.pumps_done.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let done = c
+            .pumps_done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(mut done) = done {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, done.wait_for(|d| *d)).await;
         }
@@ -108,7 +115,9 @@ impl Engine {
         if rec.state.manually_stopped || self.shutdown_token().is_cancelled() {
             return false;
         }
-        let Some(rp) = &rec.host_config.restart_policy else { return false };
+        let Some(rp) = &rec.host_config.restart_policy else {
+            return false;
+        };
         match rp.name.unwrap_or(RestartPolicyNameEnum::EMPTY) {
             RestartPolicyNameEnum::ALWAYS | RestartPolicyNameEnum::UNLESS_STOPPED => true,
             RestartPolicyNameEnum::ON_FAILURE => {

@@ -27,9 +27,26 @@ const LEFT: &[&str] = &[
     "wizardly", "zealous",
 ];
 const RIGHT: &[&str] = &[
-    "albattani", "babbage", "curie", "darwin", "einstein", "fermi", "galileo", "hopper",
-    "kepler", "lovelace", "meitner", "newton", "noether", "pasteur", "ritchie", "shannon",
-    "tesla", "turing", "wozniak", "yonath",
+    "albattani",
+    "babbage",
+    "curie",
+    "darwin",
+    "einstein",
+    "fermi",
+    "galileo",
+    "hopper",
+    "kepler",
+    "lovelace",
+    "meitner",
+    "newton",
+    "noether",
+    "pasteur",
+    "ritchie",
+    "shannon",
+    "tesla",
+    "turing",
+    "wozniak",
+    "yonath",
 ];
 
 /// A random name like dockerd's (`eager_turing`); `attempt` > 0 adds a digit
@@ -38,7 +55,11 @@ pub fn random(attempt: u32) -> String {
     let mut rng = rand::thread_rng();
     let l = LEFT.choose(&mut rng).copied().unwrap_or("calm");
     let r = RIGHT.choose(&mut rng).copied().unwrap_or("turing");
-    if attempt == 0 { format!("{l}_{r}") } else { format!("{l}_{r}{attempt}") }
+    if attempt == 0 {
+        format!("{l}_{r}")
+    } else {
+        format!("{l}_{r}{attempt}")
+    }
 }
 
 /// A new 64-hex container or exec ID.

@@ -35,7 +35,13 @@ pub fn spawn(
     span: tracing::Span,
     reattach: bool,
 ) -> RuntimeResult<watch::Receiver<bool>> {
-    let open = |p: &Path| if reattach { FifoReader::reattach(p) } else { FifoReader::open(p) };
+    let open = |p: &Path| {
+        if reattach {
+            FifoReader::reattach(p)
+        } else {
+            FifoReader::open(p)
+        }
+    };
     let mut readers = Vec::new();
     if let Some(p) = &io.stdout {
         readers.push((StdStream::Stdout, open(p)?));

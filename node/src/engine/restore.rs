@@ -69,12 +69,21 @@ impl Engine {
             }
         };
         match task {
-            Some(t) if matches!(t.status, TaskStatus::Running | TaskStatus::Paused | TaskStatus::Pausing) => {
+            Some(t)
+                if matches!(
+                    t.status,
+                    TaskStatus::Running | TaskStatus::Paused | TaskStatus::Pausing
+                ) =>
+            {
                 let io = self.init_io(&rec);
                 if let Err(e) = self.connect_io(c, &rec, &io, true).await {
                     tracing::warn!(container.id = %rec.id, error = %e, "reconnecting output");
                 }
-                let status = if t.status == TaskStatus::Running { Status::Running } else { Status::Paused };
+                let status = if t.status == TaskStatus::Running {
+                    Status::Running
+                } else {
+                    Status::Paused
+                };
                 let (_, rec) = c.update(|r| {
                     r.state.status = status;
                     r.state.pid = t.pid;
@@ -85,11 +94,21 @@ impl Engine {
             }
             Some(t) => {
                 // Exited while we were away: record its real exit code.
-                let exit = t.exit.unwrap_or(ExitStatus { code: 255, exited_at: None });
+                let exit = t.exit.unwrap_or(ExitStatus {
+                    code: 255,
+                    exited_at: None,
+                });
                 self.on_exit(c, exit).await;
             }
             None => {
-                self.on_exit(c, ExitStatus { code: 255, exited_at: None }).await;
+                self.on_exit(
+                    c,
+                    ExitStatus {
+                        code: 255,
+                        exited_at: None,
+                    },
+                )
+                .await;
             }
         }
     }

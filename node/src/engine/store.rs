@@ -47,7 +47,10 @@ impl ContainerStore {
     }
 
     fn encode(rec: &ContainerRecord) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(rec).map_err(|source| StoreError::Codec { id: rec.id.clone(), source })
+        serde_json::to_vec(rec).map_err(|source| StoreError::Codec {
+            id: rec.id.clone(),
+            source,
+        })
     }
 
     /// Stores a new record and reserves its name, atomically.

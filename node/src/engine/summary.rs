@@ -64,7 +64,11 @@ pub fn status_text(rec: &ContainerRecord, now: DateTime<Utc>) -> String {
         Status::Created => "Created".into(),
         Status::Running | Status::Paused => {
             let up = human_duration(now - s.started_at.unwrap_or(now));
-            if s.status == Status::Paused { format!("Up {up} (Paused)") } else { format!("Up {up}") }
+            if s.status == Status::Paused {
+                format!("Up {up} (Paused)")
+            } else {
+                format!("Up {up}")
+            }
         }
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
@@ -102,7 +106,9 @@ pub fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
     }
     for m in rec.host_config.mounts.iter().flatten() {
         out.push(MountPoint {
-            typ: m.typ.and_then(|t| serde_json::from_value(serde_json::json!(t.to_string())).ok()),
+            typ: m
+                .typ
+                .and_then(|t| serde_json::from_value(serde_json::json!(t.to_string())).ok()),
             source: m.source.clone().or_else(|| Some(String::new())),
             destination: m.target.clone(),
             mode: Some(String::new()),
@@ -145,7 +151,9 @@ pub fn summary(rec: &ContainerRecord, size: Option<(i64, i64)>) -> ContainerSumm
             network_mode: Some(rec.network_mode.clone()),
             ..Default::default()
         }),
-        network_settings: Some(ContainerSummaryNetworkSettings { networks: Some(networks(rec)) }),
+        network_settings: Some(ContainerSummaryNetworkSettings {
+            networks: Some(networks(rec)),
+        }),
         mounts: Some(mount_points(rec)),
         ..Default::default()
     }
@@ -178,7 +186,11 @@ pub fn inspect(
         restarting: Some(s.status == Status::Restarting),
         oom_killed: Some(s.oom_killed),
         dead: Some(s.status == Status::Dead),
-        pid: Some(if s.status.is_live() { i64::from(s.pid) } else { 0 }),
+        pid: Some(if s.status.is_live() {
+            i64::from(s.pid)
+        } else {
+            0
+        }),
         exit_code: Some(s.exit_code),
         error: Some(s.error.clone()),
         started_at: Some(rfc3339(s.started_at)),
@@ -211,9 +223,16 @@ pub fn inspect(
         mount_label: Some(String::new()),
         process_label: Some(String::new()),
         app_armor_profile: Some(String::new()),
-        exec_ids: if rec.exec_ids.is_empty() { None } else { Some(rec.exec_ids.clone()) },
+        exec_ids: if rec.exec_ids.is_empty() {
+            None
+        } else {
+            Some(rec.exec_ids.clone())
+        },
         host_config: Some(rec.host_config.clone()),
-        graph_driver: Some(DriverData { name: "overlayfs".into(), data: HashMap::new() }),
+        graph_driver: Some(DriverData {
+            name: "overlayfs".into(),
+            data: HashMap::new(),
+        }),
         size_rw: size.map(|s| s.0),
         size_root_fs: size.map(|s| s.1),
         mounts: Some(mount_points(rec)),
@@ -229,12 +248,21 @@ mod tests {
 
     #[test]
     fn durations_read_like_docker() {
-        assert_eq!(human_duration(chrono::Duration::milliseconds(300)), "Less than a second");
+        assert_eq!(
+            human_duration(chrono::Duration::milliseconds(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(chrono::Duration::seconds(1)), "1 second");
         assert_eq!(human_duration(chrono::Duration::seconds(5)), "5 seconds");
-        assert_eq!(human_duration(chrono::Duration::seconds(61)), "About a minute");
+        assert_eq!(
+            human_duration(chrono::Duration::seconds(61)),
+            "About a minute"
+        );
         assert_eq!(human_duration(chrono::Duration::minutes(5)), "5 minutes");
-        assert_eq!(human_duration(chrono::Duration::minutes(60)), "About an hour");
+        assert_eq!(
+            human_duration(chrono::Duration::minutes(60)),
+            "About an hour"
+        );
         assert_eq!(human_duration(chrono::Duration::hours(3)), "3 hours");
         assert_eq!(human_duration(chrono::Duration::days(3)), "3 days");
     }

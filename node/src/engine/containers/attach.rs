@@ -106,6 +106,10 @@ impl Engine {
         let stdin = (opts.stdin && rec.open_stdin())
             .then(|| stdin_forwarder(self, c.clone(), rec.config.stdin_once.unwrap_or(false)));
         self.emit(&rec, "attach", &[]);
-        Ok(AttachIo { tty: rec.tty(), output, stdin })
+        Ok(AttachIo {
+            tty: rec.tty(),
+            output,
+            stdin,
+        })
     }
 }

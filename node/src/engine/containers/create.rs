@@ -122,7 +122,10 @@ fn network_mode(host: &HostConfig, config: &ContainerConfig) -> EngineResult<Str
 fn validate_host_config(host: &HostConfig) -> EngineResult<Rotation> {
     if let Some(rp) = &host.restart_policy {
         let name = rp.name.unwrap_or(RestartPolicyNameEnum::EMPTY);
-        let restarts = !matches!(name, RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO);
+        let restarts = !matches!(
+            name,
+            RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO
+        );
         if restarts && host.auto_remove == Some(true) {
             return Err(EngineError::Invalid(
                 "can't create 'AutoRemove' container with restart policy".into(),
@@ -209,7 +212,13 @@ impl Engine {
         }
         // dockerd records the resolved mode ("default" becomes "bridge").
         host.network_mode = Some(network_mode.clone());
-        if host.log_config.as_ref().and_then(|l| l.typ.as_deref()).unwrap_or("").is_empty() {
+        if host
+            .log_config
+            .as_ref()
+            .and_then(|l| l.typ.as_deref())
+            .unwrap_or("")
+            .is_empty()
+        {
             let mut lc = host.log_config.clone().unwrap_or_default();
             lc.typ = Some(self.cfg().log_driver.clone());
             if lc.config.as_ref().is_none_or(|c| c.is_empty()) {
@@ -271,7 +280,9 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(EngineError::Conflict("could not generate a unique container name".into()))
+        Err(EngineError::Conflict(
+            "could not generate a unique container name".into(),
+        ))
     }
 
     /// Snapshot, per-container files, user resolution and the containerd
@@ -287,7 +298,9 @@ impl Engine {
         // The lease keeps the new snapshot from garbage collection until the
         // containerd container that references it exists.
         let lease = format!("shoal-create-{}", rec.id);
-        self.runtime().create_lease(&lease, std::time::Duration::from_secs(3600)).await?;
+        self.runtime()
+            .create_lease(&lease, std::time::Duration::from_secs(3600))
+            .await?;
         let res = self.prepare_rootfs(&mut rec, image, &lease).await;
         let res = match res {
             Ok(()) => self.create_runtime_container(&rec).await,
@@ -319,7 +332,9 @@ impl Engine {
         // a bare uid (whose supplementary groups come from /etc/group, as
         // for root in dockerd), is resolved against the rootfs.
         let numeric = user.split(':').count() == 2
-            && user.split(':').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            && user
+                .split(':')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if numeric && (workdir.is_empty() || workdir == "/") {
             let mut parts = user.split(':');
             rec.uid = parts.next().and_then(|u| u.parse().ok()).unwrap_or(0);
@@ -414,7 +429,10 @@ mod tests {
 
     #[test]
     fn user_entrypoint_drops_image_cmd() {
-        let mut c = ContainerConfig { entrypoint: Some(vec!["echo".into()]), ..Default::default() };
+        let mut c = ContainerConfig {
+            entrypoint: Some(vec!["echo".into()]),
+            ..Default::default()
+        };
         merge_config(&mut c, &defaults());
         assert_eq!(c.cmd, None);
     }
@@ -427,7 +445,10 @@ mod tests {
             ..Default::default()
         };
         merge_config(&mut c, &defaults());
-        assert_eq!(c.env, Some(vec!["PATH=/bin".to_string(), "A=2".to_string()]));
+        assert_eq!(
+            c.env,
+            Some(vec!["PATH=/bin".to_string(), "A=2".to_string()])
+        );
         assert_eq!(c.labels.unwrap()["l"], "mine");
     }
 }

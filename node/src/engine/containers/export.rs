@@ -35,14 +35,18 @@ impl Engine {
         self.emit(&rec, "export", &[]);
         tokio::task::spawn_blocking(move || {
             let err_tx = tx.clone();
-            let res = handle.block_on(crate::runtime::mount::with_mounted(&base, &mounts, move |root| {
-                let w = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter { tx });
-                let mut b = tar::Builder::new(w);
-                b.follow_symlinks(false);
-                b.append_dir_all(".", root)?;
-                b.into_inner()?.into_inner().map_err(|e| e.into_error())?;
-                Ok::<(), std::io::Error>(())
-            }));
+            let res = handle.block_on(crate::runtime::mount::with_mounted(
+                &base,
+                &mounts,
+                move |root| {
+                    let w = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter { tx });
+                    let mut b = tar::Builder::new(w);
+                    b.follow_symlinks(false);
+                    b.append_dir_all(".", root)?;
+                    b.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+                    Ok::<(), std::io::Error>(())
+                },
+            ));
             let err = match res {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e),

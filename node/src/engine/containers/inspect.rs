@@ -22,9 +22,17 @@ impl Engine {
     }
 
     /// (SizeRw, SizeRootFs) of a container.
-    pub(crate) async fn sizes(&self, rec: &super::super::record::ContainerRecord) -> Option<(i64, i64)> {
+    pub(crate) async fn sizes(
+        &self,
+        rec: &super::super::record::ContainerRecord,
+    ) -> Option<(i64, i64)> {
         let rw = self.runtime().snapshot_usage(&rec.id).await.unwrap_or(0);
-        let image = self.images().get(&rec.image_id).await.map(|e| e.size()).unwrap_or(0);
+        let image = self
+            .images()
+            .get(&rec.image_id)
+            .await
+            .map(|e| e.size())
+            .unwrap_or(0);
         Some((rw, rw + image))
     }
 }

@@ -17,7 +17,11 @@ pub(crate) fn parse_signal(s: &str) -> EngineResult<u32> {
         return Ok(n);
     }
     let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     Signal::from_str(&name)
         .map(|sig| sig as i32 as u32)
         .map_err(|_| EngineError::Invalid(format!("Invalid signal: {s}")))

@@ -10,8 +10,22 @@ use super::super::summary;
 use super::super::{Engine, EngineError, EngineResult};
 
 const FILTERS: &[&str] = &[
-    "id", "name", "label", "label!", "status", "ancestor", "exited", "before", "since",
-    "network", "volume", "health", "isolation", "is-task", "publish", "expose",
+    "id",
+    "name",
+    "label",
+    "label!",
+    "status",
+    "ancestor",
+    "exited",
+    "before",
+    "since",
+    "network",
+    "volume",
+    "health",
+    "isolation",
+    "is-task",
+    "publish",
+    "expose",
 ];
 
 /// `key` or `key=value` against labels.
@@ -58,7 +72,9 @@ pub(crate) fn parse_time_filter(s: &str) -> EngineResult<f64> {
             num.push(ch);
             continue;
         }
-        let n: f64 = num.parse().map_err(|_| EngineError::Invalid(format!("invalid time: {s}")))?;
+        let n: f64 = num
+            .parse()
+            .map_err(|_| EngineError::Invalid(format!("invalid time: {s}")))?;
         num.clear();
         total += n * match ch {
             'h' => 3600.0,
@@ -77,9 +93,18 @@ impl Engine {
     /// `GET /containers/json`.
     pub async fn list(&self, opts: ListOptions) -> EngineResult<Vec<ContainerSummary>> {
         let f = &opts.filters;
-        f.validate(FILTERS).map_err(|e| EngineError::Invalid(e.message))?;
+        f.validate(FILTERS)
+            .map_err(|e| EngineError::Invalid(e.message))?;
         for s in f.get("status") {
-            let ok = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+            let ok = [
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ];
             if !ok.contains(&s.as_str()) {
                 return Err(EngineError::Invalid(format!("invalid filter 'status={s}'")));
             }
@@ -123,10 +148,12 @@ impl Engine {
             let status = rec.state.status;
             let keep = (all || status.is_live() || status == Status::Restarting)
                 && (f.get("id").is_empty() || f.get("id").iter().any(|p| rec.id.starts_with(p)))
-                && (f.get("name").is_empty() || f.get("name").iter().any(|p| name_matches(&rec.name, p)))
+                && (f.get("name").is_empty()
+                    || f.get("name").iter().any(|p| name_matches(&rec.name, p)))
                 && f.get("label").iter().all(|l| label_matches(&labels, l))
                 && !f.get("label!").iter().any(|l| label_matches(&labels, l))
-                && (f.get("status").is_empty() || f.get("status").iter().any(|s| s == status.as_str()))
+                && (f.get("status").is_empty()
+                    || f.get("status").iter().any(|s| s == status.as_str()))
                 && (exited.is_empty()
                     || (status == Status::Exited && exited.contains(&rec.state.exit_code)))
                 && (f.get("ancestor").is_empty() || ancestors.contains(&rec.image_id))
@@ -138,7 +165,11 @@ impl Engine {
             if !keep {
                 continue;
             }
-            let size = if opts.size { self.sizes(&rec).await } else { None };
+            let size = if opts.size {
+                self.sizes(&rec).await
+            } else {
+                None
+            };
             out.push(summary::summary(&rec, size));
             if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
                 break;

@@ -18,7 +18,9 @@ fn keep(c: &OutputChunk, opts: &LogsOptions) -> bool {
         StdStream::Stderr => opts.stderr,
         _ => opts.stdout,
     };
-    let t = c.timestamp.map(|t| t.timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9);
+    let t = c
+        .timestamp
+        .map(|t| t.timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9);
     let since_ok = match (opts.since, t) {
         (Some(s), Some(t)) if s > 0.0 => t >= s,
         _ => true,
@@ -40,7 +42,9 @@ struct Follow {
 
 impl Follow {
     fn read_more(&mut self) -> Vec<OutputChunk> {
-        let Ok(file) = std::fs::File::open(&self.path) else { return Vec::new() };
+        let Ok(file) = std::fs::File::open(&self.path) else {
+            return Vec::new();
+        };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len < self.offset {
             // Rotated under us: continue with the new file.
@@ -88,7 +92,13 @@ impl Engine {
             return Ok((rec.tty(), head.boxed()));
         }
         let until = opts.until.filter(|u| *u > 0.0);
-        let follow = Follow { path, offset, rx, opts, done: false };
+        let follow = Follow {
+            path,
+            offset,
+            rx,
+            opts,
+            done: false,
+        };
         let tail = futures::stream::unfold(follow, |mut f| async move {
             loop {
                 if f.done {
@@ -116,7 +126,9 @@ impl Engine {
                     + std::time::Duration::from_secs_f64(
                         (u - chrono::Utc::now().timestamp() as f64).max(0.0),
                     );
-                stream.take_until(tokio::time::sleep_until(deadline)).boxed()
+                stream
+                    .take_until(tokio::time::sleep_until(deadline))
+                    .boxed()
             }
             None => stream.boxed(),
         };

@@ -18,5 +18,5 @@ mod stop;
 mod top;
 mod wait;
 
-pub use create::merge_config;
 pub(crate) use attach::live_output;
+pub use create::merge_config;

@@ -13,9 +13,17 @@ impl Engine {
         match rec.state.status {
             Status::Running => {}
             Status::Paused => {
-                return Err(EngineError::Conflict(format!("Container {} is already paused", rec.id)));
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is already paused",
+                    rec.id
+                )));
             }
-            _ => return Err(EngineError::Conflict(format!("Container {} is not running", rec.id))),
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not running",
+                    rec.id
+                )));
+            }
         }
         self.runtime().task_pause(&rec.id).await?;
         let (_, rec) = c.update(|r| r.state.status = Status::Paused);
@@ -31,7 +39,10 @@ impl Engine {
         let _op = c.op.lock().await;
         let rec = c.snapshot();
         if rec.state.status != Status::Paused {
-            return Err(EngineError::Conflict(format!("Container {} is not paused", rec.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not paused",
+                rec.id
+            )));
         }
         self.runtime().task_resume(&rec.id).await?;
         let (_, rec) = c.update(|r| r.state.status = Status::Running);

@@ -27,10 +27,18 @@ impl Engine {
                 continue;
             }
             let labels = rec.config.labels.clone().unwrap_or_default();
-            if !filters.get("label").iter().all(|l| label_matches(&labels, l)) {
+            if !filters
+                .get("label")
+                .iter()
+                .all(|l| label_matches(&labels, l))
+            {
                 continue;
             }
-            if filters.get("label!").iter().any(|l| label_matches(&labels, l)) {
+            if filters
+                .get("label!")
+                .iter()
+                .any(|l| label_matches(&labels, l))
+            {
                 continue;
             }
             let size = self.runtime().snapshot_usage(&rec.id).await.unwrap_or(0);

@@ -18,7 +18,11 @@ impl Engine {
     }
 
     /// Removes `c` (taking its op lock); used by rm, prune and auto-remove.
-    pub(crate) async fn remove_container(&self, c: &Arc<Container>, force: bool) -> EngineResult<()> {
+    pub(crate) async fn remove_container(
+        &self,
+        c: &Arc<Container>,
+        force: bool,
+    ) -> EngineResult<()> {
         let _op = c.op.lock().await;
         self.remove_locked(c, force).await
     }
@@ -31,7 +35,11 @@ impl Engine {
         let rec = c.snapshot();
         if rec.state.status.is_live() {
             if !force {
-                let what = if rec.state.status == Status::Paused { "paused" } else { "running" };
+                let what = if rec.state.status == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(EngineError::Conflict(format!(
                     "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
                     rec.name

@@ -8,12 +8,19 @@ impl Engine {
         let c = self.lookup(key)?;
         let rec = c.snapshot();
         if !rec.state.status.is_live() {
-            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         self.runtime()
             .task_resize(&rec.id, None, u32::from(width), u32::from(height))
             .await?;
-        self.emit(&rec, "resize", &[("height", height.to_string()), ("width", width.to_string())]);
+        self.emit(
+            &rec,
+            "resize",
+            &[("height", height.to_string()), ("width", width.to_string())],
+        );
         Ok(())
     }
 }

@@ -52,9 +52,14 @@ impl Engine {
         let spec = self.build_spec(rec)?;
         let user = match cfg.user.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => {
-                let (uid, gid, groups) = oci_spec::resolve_user(&oci_spec::proc_root(rec.state.pid), u)
-                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
-                ResolvedUser { uid, gid, additional_gids: groups }
+                let (uid, gid, groups) =
+                    oci_spec::resolve_user(&oci_spec::proc_root(rec.state.pid), u)
+                        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                ResolvedUser {
+                    uid,
+                    gid,
+                    additional_gids: groups,
+                }
             }
             None => ResolvedUser {
                 uid: rec.uid,

@@ -129,7 +129,10 @@ impl Engine {
                 .map_err(EngineError::io("opening container log"))?;
             Some(Arc::new(Mutex::new(w)))
         };
-        Ok(Sinks { log, out: c.out_tx.clone() })
+        Ok(Sinks {
+            log,
+            out: c.out_tx.clone(),
+        })
     }
 
     /// `<data-root>/containers/<id>/<id>-json.log`, as dockerd names it.

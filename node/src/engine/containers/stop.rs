@@ -88,8 +88,7 @@ impl Engine {
         if !graceful {
             self.runtime().task_kill(&rec.id, 9, true).await.ok();
             self.emit(&rec, "kill", &[("signal", "9".into())]);
-            let waited =
-                tokio::time::timeout(Duration::from_secs(30), rx.wait_for(exited)).await;
+            let waited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(exited)).await;
             if waited.is_err() {
                 return Err(EngineError::Conflict(format!(
                     "cannot stop container: {}: tried to kill container, but did not receive an exit event",

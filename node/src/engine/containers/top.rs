@@ -19,29 +19,45 @@ pub(crate) fn filter_ps(output: &str, pids: &[u32]) -> EngineResult<ContainerTop
         if fields.len() < titles.len() {
             continue;
         }
-        let Ok(pid) = fields[pid_col].parse::<u32>() else { continue };
+        let Ok(pid) = fields[pid_col].parse::<u32>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
         // The last column (the command) may contain spaces.
-        let mut row: Vec<String> =
-            fields[..titles.len() - 1].iter().map(|s| (*s).to_owned()).collect();
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         row.push(fields[titles.len() - 1..].join(" "));
         processes.push(row);
     }
-    Ok(ContainerTopResponse { titles: Some(titles), processes: Some(processes) })
+    Ok(ContainerTopResponse {
+        titles: Some(titles),
+        processes: Some(processes),
+    })
 }
 
 impl Engine {
     /// `GET /containers/{id}/top`; 409 when not running.
-    pub async fn top(&self, key: &str, ps_args: Option<String>) -> EngineResult<ContainerTopResponse> {
+    pub async fn top(
+        &self,
+        key: &str,
+        ps_args: Option<String>,
+    ) -> EngineResult<ContainerTopResponse> {
         let c = self.lookup(key)?;
         let rec = c.snapshot();
         if !rec.state.status.is_live() {
-            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let pids = self.runtime().task_pids(&rec.id).await?;
-        let args = ps_args.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "-ef".into());
+        let args = ps_args
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "-ef".into());
         let out = tokio::process::Command::new("ps")
             .args(args.split_whitespace())
             .output()

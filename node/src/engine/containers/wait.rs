@@ -9,7 +9,11 @@ use super::super::{Engine, EngineResult};
 impl Engine {
     /// Checks the container now (404 if unknown) and returns a future of
     /// the exit code once `condition` holds.
-    pub fn wait(&self, key: &str, condition: WaitCondition) -> EngineResult<BoxFuture<'static, i64>> {
+    pub fn wait(
+        &self,
+        key: &str,
+        condition: WaitCondition,
+    ) -> EngineResult<BoxFuture<'static, i64>> {
         let c = self.lookup(key)?;
         let mut rx = c.state_tx.subscribe();
         let now = rx.borrow().clone();
@@ -17,9 +21,10 @@ impl Engine {
             let res = match condition {
                 WaitCondition::NotRunning if !now.running => return now.exit_code,
                 WaitCondition::NotRunning => rx.wait_for(|s| !s.running).await.map(|s| s.exit_code),
-                WaitCondition::NextExit => {
-                    rx.wait_for(|s| s.exits > now.exits).await.map(|s| s.exit_code)
-                }
+                WaitCondition::NextExit => rx
+                    .wait_for(|s| s.exits > now.exits)
+                    .await
+                    .map(|s| s.exit_code),
                 WaitCondition::Removed => rx.wait_for(|s| s.removed).await.map(|s| s.exit_code),
             };
             // A dropped sender means the container is gone: report its last code.
