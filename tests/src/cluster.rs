@@ -294,6 +294,13 @@ impl Cluster {
     /// manager); waits up to [`CONVERGE`] for an election.
     #[track_caller]
     pub fn leader_via(&self, via: &Node) -> &Node {
+        self.leader_via_except(via, "")
+    }
+
+    /// Like [`Cluster::leader_via`], but waits for a leader other than node `old` (after `old`
+    /// was killed or cut off, `via` may still name it until it notices).
+    #[track_caller]
+    pub fn leader_via_except(&self, via: &Node, old: &str) -> &Node {
         let mut last = Err(String::new());
         let found = wait::try_until(CONVERGE, || {
             last = via.node_ls();
@@ -303,7 +310,9 @@ impl Cluster {
                 .filter(|r| r.manager_status == "Leader")
                 .collect();
             match leaders.as_slice() {
-                [one] => self.nodes.iter().find(|n| n.hostname() == one.hostname),
+                [one] if one.hostname != old => {
+                    self.nodes.iter().find(|n| n.hostname() == one.hostname)
+                }
                 _ => None,
             }
         });

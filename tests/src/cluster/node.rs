@@ -120,7 +120,7 @@ impl Node {
             .arg(d.join("pid"))
             .arg("--config-file")
             .arg(d.join("daemon.json"))
-            .args(["--log-level", "debug"]);
+            .args(["--log-level", &log_level()]);
         c
     }
 
@@ -339,7 +339,7 @@ impl Node {
         {
             let _ = f.read_to_end(&mut s);
         }
-        let text = String::from_utf8_lossy(&s);
+        let text = strip_ansi(&String::from_utf8_lossy(&s));
         let lines: Vec<&str> = text.lines().collect();
         let start = lines.len().saturating_sub(n);
         format!(
@@ -350,5 +350,40 @@ impl Node {
             lines[start..].join("\n"),
             self.name()
         )
+    }
+}
+
+/// `SHOAL_SWARM_LOG_LEVEL`, default `info`: at debug, five nodes' Raft traffic buries the
+/// lines that explain a failure.
+fn log_level() -> String {
+    std::env::var("SHOAL_SWARM_LOG_LEVEL").unwrap_or_else(|_| "info".to_string())
+}
+
+/// Drops ANSI colour sequences (`ESC [ … m`) so logs read well in test output.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for n in chars.by_ref() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strip_ansi_removes_colour_codes() {
+        assert_eq!(
+            super::strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m done"),
+            "2026  INFO done"
+        );
     }
 }
