@@ -8,6 +8,9 @@
 //!          ├─ http::request ───┤  raw HTTP/1.1 on the socket (status, headers, bad JSON)
 //!          ├─ sdk::connect ────┤  bollard
 //!          └─ pty::Terminal ───┘  docker run -it under tmux
+//!
+//!  tests/swarm/t*.rs ──► cluster::Cluster::start(3, 2) / cluster::shared()
+//!          └─ netns::Network: one bridge + one network namespace per node, real `docker swarm`
 //! ```
 //!
 //! - `SHOAL_E2E_ENGINE=dockerd` runs the same tests against Debian's dockerd, to prove the tests
@@ -36,11 +39,13 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cluster;
 pub mod containerd;
 pub mod daemon;
 pub mod docker;
 pub mod http;
 pub mod image;
+pub mod netns;
 pub mod procs;
 pub mod pty;
 pub mod sdk;
