@@ -55,24 +55,7 @@ impl ContainerStore {
 
     /// Stores a new record and reserves its name, atomically.
     pub fn insert_new(&self, rec: &ContainerRecord) -> Result<(), StoreError> {
-        let bytes = Self::encode(rec)?;
-        let res = (&self.records, &self.names).transaction(|(records, names)| {
-            if let Some(owner) = names.get(rec.name.as_bytes())? {
-                return Err(ConflictableTransactionError::Abort(
-                    String::from_utf8_lossy(&owner).into_owned(),
-                ));
-            }
-            names.insert(rec.name.as_bytes(), rec.id.as_bytes())?;
-            records.insert(rec.id.as_bytes(), bytes.as_slice())?;
-            Ok(())
-        });
-        match res {
-            Ok(()) => {}
-            Err(TransactionError::Abort(owner)) => return Err(StoreError::NameInUse(owner)),
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        }
-        self.db.flush()?;
-        Ok(())
+        self.put_claiming_name(rec, None)
     }
 
     /// Overwrites a record (state changes). Durable when it returns.
@@ -84,6 +67,16 @@ impl ContainerStore {
 
     /// Moves a record to a new name, failing if the name is taken.
     pub fn rename(&self, rec: &ContainerRecord, old_name: &str) -> Result<(), StoreError> {
+        self.put_claiming_name(rec, Some(old_name))
+    }
+
+    /// Writes `rec` and claims `rec.name` (releasing `old_name`) in one
+    /// transaction; fails with the current owner when the name is taken.
+    fn put_claiming_name(
+        &self,
+        rec: &ContainerRecord,
+        old_name: Option<&str>,
+    ) -> Result<(), StoreError> {
         let bytes = Self::encode(rec)?;
         let res = (&self.records, &self.names).transaction(|(records, names)| {
             if let Some(owner) = names.get(rec.name.as_bytes())? {
@@ -91,7 +84,9 @@ impl ContainerStore {
                     String::from_utf8_lossy(&owner).into_owned(),
                 ));
             }
-            names.remove(old_name.as_bytes())?;
+            if let Some(old) = old_name {
+                names.remove(old.as_bytes())?;
+            }
             names.insert(rec.name.as_bytes(), rec.id.as_bytes())?;
             records.insert(rec.id.as_bytes(), bytes.as_slice())?;
             Ok(())
@@ -139,5 +134,72 @@ impl ContainerStore {
             }
         }
         Ok((ok, bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::record::RunState;
+
+    fn rec(id: &str, name: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: id.into(),
+            name: name.into(),
+            created: chrono::Utc::now(),
+            config: Default::default(),
+            host_config: Default::default(),
+            image_id: "sha256:x".into(),
+            path: "sh".into(),
+            args: Vec::new(),
+            state: RunState::default(),
+            restart_count: 0,
+            uid: 0,
+            gid: 0,
+            additional_gids: Vec::new(),
+            exec_ids: Vec::new(),
+            network_mode: "bridge".into(),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_renames_free_the_old_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(dir.path()).unwrap();
+        store.insert_new(&rec("a1", "web")).unwrap();
+        match store.insert_new(&rec("b2", "web")) {
+            Err(StoreError::NameInUse(owner)) => assert_eq!(owner, "a1"),
+            other => panic!("expected NameInUse, got {other:?}"),
+        }
+        store.rename(&rec("a1", "api"), "web").unwrap();
+        store.insert_new(&rec("b2", "web")).unwrap();
+        assert!(matches!(
+            store.rename(&rec("b2", "api"), "web"),
+            Err(StoreError::NameInUse(_))
+        ));
+        store.remove("a1", "api").unwrap();
+        store.insert_new(&rec("c3", "api")).unwrap();
+    }
+
+    #[test]
+    fn records_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = ContainerStore::open(dir.path()).unwrap();
+            let mut r = rec("a1", "web");
+            store.insert_new(&r).unwrap();
+            r.state.exit_code = 3;
+            store.save(&r).unwrap();
+        }
+        let store = ContainerStore::open(dir.path()).unwrap();
+        let (all, bad) = store.load_all().unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].state.exit_code, 3);
+        assert!(matches!(
+            store.insert_new(&rec("z9", "web")),
+            Err(StoreError::NameInUse(_))
+        ));
     }
 }
