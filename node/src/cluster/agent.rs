@@ -64,6 +64,9 @@ impl Agent {
             Default::default();
         let mut reported_role: Option<NodeRole> = None;
         let mut renewal_asked = false;
+        // Only a node the dispatcher has accepted before can learn it was removed: right
+        // after init or join the node object may not be applied on the leader yet.
+        let mut registered = false;
         loop {
             if !renewal_asked
                 && let Ok((nb, na)) = super::ca::validity(&self.certs.cert_pem)
@@ -116,6 +119,7 @@ impl Agent {
                             changed
                         };
                         target_idx = 0;
+                        registered = true;
                         if changed {
                             let _ = self.events.send(AgentEvent::Managers(list)).await;
                         }
@@ -132,10 +136,11 @@ impl Agent {
                         }
                         None => target_idx += 1,
                     },
-                    Ok(HeartbeatResponse::Removed) => {
+                    Ok(HeartbeatResponse::Removed) if registered => {
                         let _ = self.events.send(AgentEvent::Removed).await;
                         wait = Duration::from_secs(5);
                     }
+                    Ok(HeartbeatResponse::Removed) => {}
                     Err(status) => {
                         tracing::debug!(manager = %addr, error = %status.message(), "heartbeat failed");
                         target_idx += 1;
