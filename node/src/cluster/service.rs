@@ -172,6 +172,19 @@ fn local_ip_towards(peer: Option<&str>) -> Option<std::net::IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
+/// The first IPv4 address of network interface `name`, if it is one.
+fn interface_ipv4(name: &str) -> Option<std::net::Ipv4Addr> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
+        if ifa.interface_name != name {
+            return None;
+        }
+        ifa.address
+            .as_ref()
+            .and_then(|a| a.as_sockaddr_in())
+            .map(|sin| sin.ip())
+    })
+}
+
 /// Chooses the advertise address as dockerd does: the flag (port defaulting to the listen
 /// port), else a specific listen IP, else the address of the route to `peer`.
 pub(super) fn advertise(
@@ -181,6 +194,19 @@ pub(super) fn advertise(
 ) -> Result<String, ClusterError> {
     let port = port_of(listen);
     if !flag.is_empty() {
+        // dockerd also accepts an interface name (`--advertise-addr eth0[:port]`).
+        let (host, flag_port) = match flag.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() && !h.contains(':') => (h, Some(p)),
+            _ => (flag, None),
+        };
+        if host.parse::<std::net::IpAddr>().is_err()
+            && let Some(ip) = interface_ipv4(host)
+        {
+            return Ok(format!(
+                "{ip}:{}",
+                flag_port.map_or(port, |p| p.parse().unwrap_or(port))
+            ));
+        }
         return Ok(with_port(flag, port));
     }
     if let Some((host, _)) = listen.rsplit_once(':')
@@ -835,4 +861,40 @@ pub(super) async fn wait_for(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertise_address_follows_dockerd_rules() {
+        assert_eq!(with_port("10.0.0.1", 2377), "10.0.0.1:2377");
+        assert_eq!(with_port("10.0.0.1:4000", 2377), "10.0.0.1:4000");
+        assert_eq!(with_port("::1", 2377), "[::1]:2377");
+        assert_eq!(
+            advertise("0.0.0.0:2377", "10.0.0.1", None).unwrap(),
+            "10.0.0.1:2377"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2400", "10.0.0.1", None).unwrap(),
+            "10.0.0.1:2400"
+        );
+        assert_eq!(
+            advertise("10.0.0.2:2377", "", None).unwrap(),
+            "10.0.0.2:2377"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2377", "lo", None).unwrap(),
+            "127.0.0.1:2377"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2377", "lo:2390", None).unwrap(),
+            "127.0.0.1:2390"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2377", "", Some("127.0.0.1:2377")).unwrap(),
+            "127.0.0.1:2377"
+        );
+    }
 }
