@@ -110,6 +110,7 @@ impl SwarmBackend for SwarmApi {
 
     async fn inspect(&self) -> ApiResult<Swarm> {
         let m = self.cluster.manager().map_err(cluster_error)?;
+        m.check_available().map_err(cluster_error)?;
         let c = m.cluster().map_err(cluster_error)?;
         Ok(convert::swarm_to_api(&c, true))
     }

@@ -96,10 +96,12 @@ impl Agent {
                     advertise_addr: self.advertise_addr.clone(),
                 };
                 let result = match (client, encode(&req)) {
-                    (Some(mut c), Ok(msg)) => c
-                        .heartbeat(msg)
-                        .await
-                        .and_then(|r| decode::<HeartbeatResponse>(r.get_ref())),
+                    (Some(mut c), Ok(msg)) => tokio::select! {
+                        _ = stop.cancelled() => return,
+                        r = c.heartbeat(msg) => {
+                            r.and_then(|r| decode::<HeartbeatResponse>(r.get_ref()))
+                        }
+                    },
                     (_, Err(e)) => Err(e),
                     (None, _) => Err(tonic::Status::invalid_argument("bad manager address")),
                 };

@@ -107,6 +107,29 @@ impl ManagerCtx {
             })
     }
 
+    /// Whether this manager can serve cluster state, as dockerd's managers (which read
+    /// through the leader) can: there is a leader, and if it is this manager, it still hears
+    /// from a quorum.
+    ///
+    /// Errors: Unavailable with dockerd's "The swarm does not have a leader..." text.
+    pub fn check_available(&self) -> Result<(), ClusterError> {
+        let m = self.store.metrics();
+        let m = m.borrow();
+        let no_leader = || ClusterError::Unavailable(super::NO_LEADER.into());
+        match m.current_leader {
+            None => Err(no_leader()),
+            Some(id) if id == m.id => {
+                let lease = self.store.raft().config().election_timeout_max;
+                if m.millis_since_quorum_ack.is_some_and(|ms| ms > lease) {
+                    Err(no_leader())
+                } else {
+                    Ok(())
+                }
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Addresses of every manager.
     pub fn manager_addrs(&self) -> Vec<String> {
         self.store.read(|s| {
@@ -371,22 +394,31 @@ impl ManagerCtx {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            self.snapshot_per_spec().await;
-            if !self.store.is_leader() {
-                *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                continue;
+            // A round may wait on Raft (a new manager catching up); shutdown must not.
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.round() => {}
             }
-            let since = *self
-                .leader_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert_with(Instant::now);
-            if let Err(e) = self.reconcile_membership().await {
-                tracing::warn!(error = %e, "raft membership reconcile failed");
-            }
-            if let Err(e) = self.update_statuses(since).await {
-                tracing::debug!(error = %e, "node status update failed");
-            }
+        }
+    }
+
+    /// One pass of the loop: snapshots on every manager, the rest on the leader only.
+    async fn round(&self) {
+        self.snapshot_per_spec().await;
+        if !self.store.is_leader() {
+            *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            return;
+        }
+        let since = *self
+            .leader_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(Instant::now);
+        if let Err(e) = self.reconcile_membership().await {
+            tracing::warn!(error = %e, "raft membership reconcile failed");
+        }
+        if let Err(e) = self.update_statuses(since).await {
+            tracing::debug!(error = %e, "node status update failed");
         }
     }
 
