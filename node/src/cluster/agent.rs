@@ -62,7 +62,6 @@ impl Agent {
         let mut redirect: Option<String> = None;
         let mut clients: std::collections::HashMap<String, ClusterClient<Channel>> =
             Default::default();
-        let mut reported_role: Option<NodeRole> = None;
         let mut renewal_asked = false;
         // Only a node the dispatcher has accepted before can learn it was removed: right
         // after init or join the node object may not be applied on the leader yet.
@@ -125,9 +124,11 @@ impl Agent {
                         if changed {
                             let _ = self.events.send(AgentEvent::Managers(list)).await;
                         }
-                        if desired_role != self.role && reported_role != Some(desired_role) {
-                            reported_role = Some(desired_role);
-                            let _ = self.events.send(AgentEvent::RoleChange(desired_role)).await;
+                        // Repeated each heartbeat until the node restarts with the role
+                        // (a reissue that failed, e.g. to a manager that just lost
+                        // leadership, is retried); the service ignores duplicates.
+                        if desired_role != self.role {
+                            let _ = self.events.try_send(AgentEvent::RoleChange(desired_role));
                         }
                         wait = Duration::from_millis(period_ms.max(100));
                     }

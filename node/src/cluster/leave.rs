@@ -63,7 +63,7 @@ impl ClusterService {
                     role: NodeRole::Manager,
                     cluster_id: running.local.cluster_id.clone(),
                 };
-                let result = if m.store().is_leader() {
+                let result = if m.is_leader() {
                     m.membership(&who, MembershipRequest::Leave).await
                 } else {
                     match m.store().leader().and_then(|l| l.node) {

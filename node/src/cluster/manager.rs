@@ -130,6 +130,19 @@ impl ManagerCtx {
         }
     }
 
+    /// Whether this manager leads a membership it is still a voter of. A leader that
+    /// demoted itself can keep believing it leads until it steps down; it must not act on
+    /// its stale view (answer heartbeats, issue certificates, change membership).
+    pub fn is_leader(&self) -> bool {
+        let m = self.store.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(m.id)
+            && m.membership_config
+                .membership()
+                .voter_ids()
+                .any(|v| v == m.id)
+    }
+
     /// Addresses of every manager.
     pub fn manager_addrs(&self) -> Vec<String> {
         self.store.read(|s| {
@@ -228,10 +241,14 @@ impl ManagerCtx {
         who: &NodeIdentity,
         hb: HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ClusterError> {
-        if !self.store.is_leader() {
-            return Ok(HeartbeatResponse::NotLeader {
-                leader: self.store.leader().and_then(|l| l.node).map(|n| n.addr),
-            });
+        if !self.is_leader() {
+            let leader = self
+                .store
+                .leader()
+                .filter(|l| l.id != self.store.id())
+                .and_then(|l| l.node)
+                .map(|n| n.addr);
+            return Ok(HeartbeatResponse::NotLeader { leader });
         }
         self.sessions
             .lock()
@@ -279,6 +296,11 @@ impl ManagerCtx {
         who: &NodeIdentity,
         req: RenewRequest,
     ) -> Result<RenewResponse, ClusterError> {
+        // Only the leader's view of the node's role is authoritative (a manager being
+        // demoted may be cut off from the log and still see itself as a manager).
+        if !self.is_leader() {
+            return Err(ClusterError::Unavailable("not the leader".into()));
+        }
         let cluster = self.cluster()?;
         let node = self
             .store
@@ -330,7 +352,7 @@ impl ManagerCtx {
     ) -> Result<(), ClusterError> {
         match req {
             MembershipRequest::Leave => {
-                if !self.store.is_leader() {
+                if !self.is_leader() {
                     return Err(ClusterError::Unavailable("not the leader".into()));
                 }
                 let raft_id = raft_id_for(&who.node_id);
@@ -405,7 +427,7 @@ impl ManagerCtx {
     /// One pass of the loop: snapshots on every manager, the rest on the leader only.
     async fn round(&self) {
         self.snapshot_per_spec().await;
-        if !self.store.is_leader() {
+        if !self.is_leader() {
             *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return;
         }
