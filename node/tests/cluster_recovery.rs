@@ -53,6 +53,7 @@ async fn autolock_and_force_new_cluster() {
             advertise_addr: n1.addr.clone(),
             force_new_cluster: false,
             spec,
+            availability: None,
         })
         .await
         .unwrap();
@@ -66,6 +67,7 @@ async fn autolock_and_force_new_cluster() {
                 advertise_addr: n.addr.clone(),
                 remote_addrs: vec![n1.addr.clone()],
                 token: token.clone(),
+                availability: None,
             })
             .await
             .unwrap();

@@ -119,6 +119,9 @@ impl ClusterService {
                 &self.inner.host.hostname,
             );
             node.description = Some(self.inner.host.clone());
+            if let Some(a) = p.availability {
+                node.spec.availability = a;
+            }
             node.status.state = shoal_scheduler::model::node::NodeState::Ready;
             if let Some(ms) = node.manager_status.as_mut() {
                 ms.leader = true;
@@ -193,6 +196,7 @@ impl ClusterService {
                 public_key_der: public,
                 advertise_addr: advertise_addr.clone(),
                 hostname: self.inner.host.hostname.clone(),
+                availability: p.availability,
             },
         )
         .await?;

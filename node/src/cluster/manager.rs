@@ -204,7 +204,10 @@ impl ManagerCtx {
             &who,
             Self::cert_expiry(&cluster),
         )?;
-        let node = new_node(&node_id, role, &req.advertise_addr, &req.hostname);
+        let mut node = new_node(&node_id, role, &req.advertise_addr, &req.hostname);
+        if let Some(a) = req.availability {
+            node.spec.availability = a;
+        }
         self.store
             .propose_or_forward(ClusterCommand::Create(StoreObject::Node(node)))
             .await

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use shoal_raft::network::RaftGrpc;
 use shoal_raft::{ClusterStore, StoreConfig};
-use shoal_scheduler::model::node::{NodeDescription, NodeRole};
+use shoal_scheduler::model::node::{NodeAvailability, NodeDescription, NodeRole};
 use shoal_scheduler::model::{Cluster, ClusterSpec};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -42,6 +42,8 @@ pub struct InitParams {
     pub advertise_addr: String,
     /// `--force-new-cluster`.
     pub force_new_cluster: bool,
+    /// `--availability` of this node (default active).
+    pub availability: Option<NodeAvailability>,
     /// The initial spec (defaults filled in).
     pub spec: ClusterSpec,
 }
@@ -57,6 +59,8 @@ pub struct JoinParams {
     pub remote_addrs: Vec<String>,
     /// The join token.
     pub token: String,
+    /// `--availability` of this node (default active).
+    pub availability: Option<NodeAvailability>,
 }
 
 /// The node's swarm state as `docker info` and `/_ping` show it.
