@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use shoal_node::cluster::manager::ManagerCtx;
 use shoal_node::cluster::{ClusterError, ClusterService, HostDescription, InitParams, JoinParams};
 use shoal_scheduler::model::ClusterSpec;
-use shoal_scheduler::model::node::{NodeRole, NodeState, Reachability};
+use shoal_scheduler::model::node::{NodeAvailability, NodeRole, NodeState, Reachability};
 
 struct TestNode {
     svc: ClusterService,
@@ -56,6 +56,7 @@ async fn join(n: &TestNode, token: &str, manager: &str) -> Result<(), ClusterErr
             advertise_addr: n.addr.clone(),
             remote_addrs: vec![manager.to_owned()],
             token: token.to_owned(),
+            availability: None,
         })
         .await
 }
@@ -85,6 +86,7 @@ async fn swarm_lifecycle_on_loopback() {
             advertise_addr: n1.addr.clone(),
             force_new_cluster: false,
             spec: fast_spec(),
+            availability: Some(NodeAvailability::Pause),
         })
         .await
         .unwrap();
@@ -94,6 +96,11 @@ async fn swarm_lifecycle_on_loopback() {
         Err(ClusterError::AlreadyInSwarm)
     ));
     let m1 = mgr(&n1);
+    // `docker swarm init --availability pause`.
+    assert_eq!(
+        m1.find_node(&id1).unwrap().spec.availability,
+        NodeAvailability::Pause
+    );
     let tokens = m1.cluster().unwrap().root_ca.join_tokens;
 
     // A wrong secret with the right CA digest is refused with dockerd's text.

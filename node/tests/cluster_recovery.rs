@@ -53,6 +53,7 @@ async fn autolock_and_force_new_cluster() {
             advertise_addr: n1.addr.clone(),
             force_new_cluster: false,
             spec,
+            availability: None,
         })
         .await
         .unwrap();
@@ -66,6 +67,7 @@ async fn autolock_and_force_new_cluster() {
                 advertise_addr: n.addr.clone(),
                 remote_addrs: vec![n1.addr.clone()],
                 token: token.clone(),
+                availability: None,
             })
             .await
             .unwrap();
@@ -112,6 +114,14 @@ async fn autolock_and_force_new_cluster() {
     drop(m2);
     n2.svc.shutdown().await;
     n3.svc.shutdown().await;
+    // Without its quorum the survivor refuses to serve cluster state, as dockerd does.
+    wait("the survivor to notice it lost quorum", || {
+        m1.check_available().is_err_and(|e| {
+            e.to_string()
+                .starts_with("The swarm does not have a leader")
+        })
+    })
+    .await;
     drop(m1);
     let id = n1
         .svc

@@ -60,6 +60,7 @@ impl NodesBackend for NodesApi {
             }
         }
         let m = self.cluster.manager().map_err(cluster_error)?;
+        m.check_available().map_err(cluster_error)?;
         let mut nodes: Vec<_> = m
             .nodes()
             .into_iter()
@@ -71,6 +72,7 @@ impl NodesBackend for NodesApi {
 
     async fn inspect(&self, id: &str) -> ApiResult<Node> {
         let m = self.cluster.manager().map_err(cluster_error)?;
+        m.check_available().map_err(cluster_error)?;
         let n = m.find_node(id).map_err(cluster_error)?;
         Ok(convert::node_to_api(&n))
     }

@@ -4,10 +4,12 @@
 use async_trait::async_trait;
 use shoal_api::error::{ApiError, ApiResult, ErrorKind};
 use shoal_api::models::{
-    Swarm, SwarmInitRequest, SwarmJoinRequest, SwarmSpec, SwarmUnlockRequest, UnlockKeyResponse,
+    NodeSpecAvailabilityEnum, Swarm, SwarmInitRequest, SwarmJoinRequest, SwarmSpec,
+    SwarmUnlockRequest, UnlockKeyResponse,
 };
 use shoal_api::routers::swarm::{SwarmBackend, SwarmUpdateFlags};
 use shoal_scheduler::model::ClusterSpec;
+use shoal_scheduler::model::node::NodeAvailability;
 
 use crate::cluster::control::Rotate;
 use crate::cluster::{ClusterError, ClusterService, InitParams, JoinParams, code_name, convert};
@@ -74,9 +76,23 @@ pub struct SwarmApi {
     pub cluster: ClusterService,
 }
 
-#[async_trait]
-impl SwarmBackend for SwarmApi {
-    async fn init(&self, req: SwarmInitRequest) -> ApiResult<String> {
+fn availability(a: Option<NodeSpecAvailabilityEnum>) -> Option<NodeAvailability> {
+    match a? {
+        NodeSpecAvailabilityEnum::ACTIVE => Some(NodeAvailability::Active),
+        NodeSpecAvailabilityEnum::PAUSE => Some(NodeAvailability::Pause),
+        NodeSpecAvailabilityEnum::DRAIN => Some(NodeAvailability::Drain),
+        NodeSpecAvailabilityEnum::EMPTY => None,
+    }
+}
+
+impl SwarmApi {
+    /// `POST /swarm/init` with the node's starting availability (`docker swarm init
+    /// --availability drain`, sent by the CLI beside the swagger fields).
+    pub async fn init_with(
+        &self,
+        req: SwarmInitRequest,
+        avail: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<String> {
         let spec = match &req.spec {
             Some(s) => convert::spec_from_api(&ClusterSpec::default(), s).map_err(cluster_error)?,
             None => ClusterSpec::default(),
@@ -87,21 +103,43 @@ impl SwarmBackend for SwarmApi {
                 advertise_addr: req.advertise_addr.unwrap_or_default(),
                 force_new_cluster: req.force_new_cluster.unwrap_or(false),
                 spec,
+                availability: availability(avail),
             })
             .await
             .map_err(cluster_error)
     }
 
-    async fn join(&self, req: SwarmJoinRequest) -> ApiResult<()> {
+    /// `POST /swarm/join` with the node's starting availability (`docker swarm join
+    /// --availability pause`).
+    pub async fn join_with(
+        &self,
+        req: SwarmJoinRequest,
+        avail: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<()> {
         self.cluster
             .join(JoinParams {
                 listen_addr: req.listen_addr.unwrap_or_default(),
                 advertise_addr: req.advertise_addr.unwrap_or_default(),
                 remote_addrs: req.remote_addrs.unwrap_or_default(),
                 token: req.join_token.unwrap_or_default(),
+                availability: availability(avail),
             })
             .await
             .map_err(cluster_error)
+    }
+}
+
+#[async_trait]
+impl SwarmBackend for SwarmApi {
+    // When the swarm router passes the CLI's `--availability` (trait methods
+    // `init_with_availability`/`join_with_availability` on the swarmapi branch), they
+    // should call `init_with`/`join_with`.
+    async fn init(&self, req: SwarmInitRequest) -> ApiResult<String> {
+        self.init_with(req, None).await
+    }
+
+    async fn join(&self, req: SwarmJoinRequest) -> ApiResult<()> {
+        self.join_with(req, None).await
     }
 
     async fn leave(&self, force: bool) -> ApiResult<()> {
@@ -110,6 +148,7 @@ impl SwarmBackend for SwarmApi {
 
     async fn inspect(&self) -> ApiResult<Swarm> {
         let m = self.cluster.manager().map_err(cluster_error)?;
+        m.check_available().map_err(cluster_error)?;
         let c = m.cluster().map_err(cluster_error)?;
         Ok(convert::swarm_to_api(&c, true))
     }

@@ -62,8 +62,10 @@ impl Agent {
         let mut redirect: Option<String> = None;
         let mut clients: std::collections::HashMap<String, ClusterClient<Channel>> =
             Default::default();
-        let mut reported_role: Option<NodeRole> = None;
         let mut renewal_asked = false;
+        // Only a node the dispatcher has accepted before can learn it was removed: right
+        // after init or join the node object may not be applied on the leader yet.
+        let mut registered = false;
         loop {
             if !renewal_asked
                 && let Ok((nb, na)) = super::ca::validity(&self.certs.cert_pem)
@@ -93,10 +95,12 @@ impl Agent {
                     advertise_addr: self.advertise_addr.clone(),
                 };
                 let result = match (client, encode(&req)) {
-                    (Some(mut c), Ok(msg)) => c
-                        .heartbeat(msg)
-                        .await
-                        .and_then(|r| decode::<HeartbeatResponse>(r.get_ref())),
+                    (Some(mut c), Ok(msg)) => tokio::select! {
+                        _ = stop.cancelled() => return,
+                        r = c.heartbeat(msg) => {
+                            r.and_then(|r| decode::<HeartbeatResponse>(r.get_ref()))
+                        }
+                    },
                     (_, Err(e)) => Err(e),
                     (None, _) => Err(tonic::Status::invalid_argument("bad manager address")),
                 };
@@ -116,12 +120,15 @@ impl Agent {
                             changed
                         };
                         target_idx = 0;
+                        registered = true;
                         if changed {
                             let _ = self.events.send(AgentEvent::Managers(list)).await;
                         }
-                        if desired_role != self.role && reported_role != Some(desired_role) {
-                            reported_role = Some(desired_role);
-                            let _ = self.events.send(AgentEvent::RoleChange(desired_role)).await;
+                        // Repeated each heartbeat until the node restarts with the role
+                        // (a reissue that failed, e.g. to a manager that just lost
+                        // leadership, is retried); the service ignores duplicates.
+                        if desired_role != self.role {
+                            let _ = self.events.try_send(AgentEvent::RoleChange(desired_role));
                         }
                         wait = Duration::from_millis(period_ms.max(100));
                     }
@@ -132,10 +139,11 @@ impl Agent {
                         }
                         None => target_idx += 1,
                     },
-                    Ok(HeartbeatResponse::Removed) => {
+                    Ok(HeartbeatResponse::Removed) if registered => {
                         let _ = self.events.send(AgentEvent::Removed).await;
                         wait = Duration::from_secs(5);
                     }
+                    Ok(HeartbeatResponse::Removed) => {}
                     Err(status) => {
                         tracing::debug!(manager = %addr, error = %status.message(), "heartbeat failed");
                         target_idx += 1;

@@ -105,13 +105,12 @@ pub fn sign_node_cert(
     let issuer = Issuer::from_ca_cert_pem(ca_cert_pem, ca_key).map_err(ca_err)?;
     let public_key = SubjectPublicKeyInfo::from_der(public_key_der)
         .map_err(|e| ClusterError::InvalidArgument(format!("bad public key: {e}")))?;
-    // Every node may serve the cluster port after a promotion, so each certificate carries
-    // the name clients verify (swarmkit puts the role name in the SANs the same way).
-    let mut params = CertificateParams::new(vec![
-        shoal_raft::tls::MANAGER_SERVER_NAME.to_owned(),
-        who.node_id.clone(),
-    ])
-    .map_err(ca_err)?;
+    // Clients verify the `swarm-manager` name, so only managers' certificates carry it: a
+    // worker cannot pose as a manager to other nodes (swarmkit puts the role in the SANs the
+    // same way). A promoted worker gets a new certificate before it serves.
+    let mut params =
+        CertificateParams::new(vec![role_ou(who.role).to_owned(), who.node_id.clone()])
+            .map_err(ca_err)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, who.node_id.as_str());
     dn.push(DnType::OrganizationalUnitName, role_ou(who.role));
@@ -277,6 +276,19 @@ pub fn parse_join_token(token: &str) -> Result<ParsedToken, ClusterError> {
 mod tests {
     use super::*;
 
+    fn pem_has_san(pem: &str, name: &str) -> bool {
+        let der = first_der(pem).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        cert.subject_alternative_name()
+            .unwrap()
+            .map(|san| {
+                san.value.general_names.iter().any(
+                    |g| matches!(g, x509_parser::extensions::GeneralName::DNSName(n) if *n == name),
+                )
+            })
+            .unwrap_or(false)
+    }
+
     #[test]
     fn base36_pads_and_encodes() {
         assert_eq!(base36(&[0], 3), "000");
@@ -318,6 +330,16 @@ mod tests {
         let expiry = Duration::from_secs(3600);
         let pem = sign_node_cert(&ca.cert_pem, &ca.key_pem, &public, &who, expiry).unwrap();
         assert_eq!(identity_from_pem(&pem).unwrap(), who);
+        assert!(pem_has_san(&pem, MANAGER_OU));
+        let worker = NodeIdentity {
+            role: NodeRole::Worker,
+            ..who.clone()
+        };
+        let wpem = sign_node_cert(&ca.cert_pem, &ca.key_pem, &public, &worker, expiry).unwrap();
+        assert!(
+            !pem_has_san(&wpem, MANAGER_OU),
+            "a worker must not pose as a manager"
+        );
         let (nb, na) = validity(&pem).unwrap();
         let life = na.duration_since(nb).unwrap();
         assert!(life >= expiry && life <= expiry + Duration::from_secs(400));

@@ -107,6 +107,42 @@ impl ManagerCtx {
             })
     }
 
+    /// Whether this manager can serve cluster state, as dockerd's managers (which read
+    /// through the leader) can: there is a leader, and if it is this manager, it still hears
+    /// from a quorum.
+    ///
+    /// Errors: Unavailable with dockerd's "The swarm does not have a leader..." text.
+    pub fn check_available(&self) -> Result<(), ClusterError> {
+        let m = self.store.metrics();
+        let m = m.borrow();
+        let no_leader = || ClusterError::Unavailable(super::NO_LEADER.into());
+        match m.current_leader {
+            None => Err(no_leader()),
+            Some(id) if id == m.id => {
+                let lease = self.store.raft().config().election_timeout_max;
+                if m.millis_since_quorum_ack.is_some_and(|ms| ms > lease) {
+                    Err(no_leader())
+                } else {
+                    Ok(())
+                }
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Whether this manager leads a membership it is still a voter of. A leader that
+    /// demoted itself can keep believing it leads until it steps down; it must not act on
+    /// its stale view (answer heartbeats, issue certificates, change membership).
+    pub fn is_leader(&self) -> bool {
+        let m = self.store.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(m.id)
+            && m.membership_config
+                .membership()
+                .voter_ids()
+                .any(|v| v == m.id)
+    }
+
     /// Addresses of every manager.
     pub fn manager_addrs(&self) -> Vec<String> {
         self.store.read(|s| {
@@ -168,7 +204,10 @@ impl ManagerCtx {
             &who,
             Self::cert_expiry(&cluster),
         )?;
-        let node = new_node(&node_id, role, &req.advertise_addr, &req.hostname);
+        let mut node = new_node(&node_id, role, &req.advertise_addr, &req.hostname);
+        if let Some(a) = req.availability {
+            node.spec.availability = a;
+        }
         self.store
             .propose_or_forward(ClusterCommand::Create(StoreObject::Node(node)))
             .await
@@ -205,10 +244,14 @@ impl ManagerCtx {
         who: &NodeIdentity,
         hb: HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ClusterError> {
-        if !self.store.is_leader() {
-            return Ok(HeartbeatResponse::NotLeader {
-                leader: self.store.leader().and_then(|l| l.node).map(|n| n.addr),
-            });
+        if !self.is_leader() {
+            let leader = self
+                .store
+                .leader()
+                .filter(|l| l.id != self.store.id())
+                .and_then(|l| l.node)
+                .map(|n| n.addr);
+            return Ok(HeartbeatResponse::NotLeader { leader });
         }
         self.sessions
             .lock()
@@ -256,6 +299,11 @@ impl ManagerCtx {
         who: &NodeIdentity,
         req: RenewRequest,
     ) -> Result<RenewResponse, ClusterError> {
+        // Only the leader's view of the node's role is authoritative (a manager being
+        // demoted may be cut off from the log and still see itself as a manager).
+        if !self.is_leader() {
+            return Err(ClusterError::Unavailable("not the leader".into()));
+        }
         let cluster = self.cluster()?;
         let node = self
             .store
@@ -307,7 +355,7 @@ impl ManagerCtx {
     ) -> Result<(), ClusterError> {
         match req {
             MembershipRequest::Leave => {
-                if !self.store.is_leader() {
+                if !self.is_leader() {
                     return Err(ClusterError::Unavailable("not the leader".into()));
                 }
                 let raft_id = raft_id_for(&who.node_id);
@@ -371,22 +419,31 @@ impl ManagerCtx {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            self.snapshot_per_spec().await;
-            if !self.store.is_leader() {
-                *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                continue;
+            // A round may wait on Raft (a new manager catching up); shutdown must not.
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.round() => {}
             }
-            let since = *self
-                .leader_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert_with(Instant::now);
-            if let Err(e) = self.reconcile_membership().await {
-                tracing::warn!(error = %e, "raft membership reconcile failed");
-            }
-            if let Err(e) = self.update_statuses(since).await {
-                tracing::debug!(error = %e, "node status update failed");
-            }
+        }
+    }
+
+    /// One pass of the loop: snapshots on every manager, the rest on the leader only.
+    async fn round(&self) {
+        self.snapshot_per_spec().await;
+        if !self.is_leader() {
+            *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            return;
+        }
+        let since = *self
+            .leader_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(Instant::now);
+        if let Err(e) = self.reconcile_membership().await {
+            tracing::warn!(error = %e, "raft membership reconcile failed");
+        }
+        if let Err(e) = self.update_statuses(since).await {
+            tracing::debug!(error = %e, "node status update failed");
         }
     }
 

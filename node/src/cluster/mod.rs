@@ -25,7 +25,9 @@ pub mod autolock;
 pub mod ca;
 pub mod control;
 pub mod convert;
+mod init_join;
 pub mod join;
+mod leave;
 pub mod local;
 pub mod manager;
 mod recover;
@@ -49,6 +51,8 @@ pub const NOT_MANAGER_WORKER: &str = "This node is not a swarm manager. Worker n
 pub const NOT_IN_SWARM: &str = "This node is not part of a swarm";
 /// dockerd's message for init/join on a node already in a swarm.
 pub const ALREADY_IN_SWARM: &str = "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.";
+/// dockerd's message when the managers have no leader (quorum lost).
+pub const NO_LEADER: &str = "The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
 /// dockerd's message for a locked manager.
 pub const LOCKED: &str = "Swarm is encrypted and needs to be unlocked before it can be used. Please use \"docker swarm unlock\" to unlock it.";
 
@@ -179,9 +183,7 @@ pub(crate) fn store_err(e: shoal_raft::StoreError) -> ClusterError {
         S::OutOfSequence(_) => ClusterError::OutOfSequence,
         S::NotFound(a) => ClusterError::NotFound(a.to_string()),
         S::InvalidArgument(a) | S::Conflict(a) => ClusterError::InvalidArgument(a.to_string()),
-        S::NotLeader { leader: None } => ClusterError::Unavailable(
-            "The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.".into(),
-        ),
+        S::NotLeader { leader: None } => ClusterError::Unavailable(NO_LEADER.into()),
         S::Unavailable(m) => ClusterError::Unavailable(m),
         other => ClusterError::Store(Box::new(other)),
     }

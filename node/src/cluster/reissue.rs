@@ -1,17 +1,74 @@
-//! Certificate reissue: renewal before expiry and role changes (promote/demote), both of
-//! which restart the node's cluster parts with the new certificate.
+//! What the agent reports back (role changes, renewal, removal, manager list) and the
+//! certificate reissue behind renewal and promote/demote, which restarts the node's
+//! cluster parts with the new certificate.
 
 use shoal_scheduler::model::node::NodeRole;
 
 use super::ClusterError;
+use super::agent::AgentEvent;
 use super::ca;
 use super::join::channel;
 use super::local::Certs;
 use super::pb::cluster_client::ClusterClient;
 use super::rpc::{RenewRequest, RenewResponse};
 use super::service::ClusterService;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 impl ClusterService {
+    pub(super) async fn handle_events(
+        self,
+        mut rx: mpsc::Receiver<AgentEvent>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            let ev = tokio::select! {
+                _ = stop.cancelled() => return,
+                ev = rx.recv() => match ev { Some(ev) => ev, None => return },
+            };
+            match ev {
+                AgentEvent::Managers(list) => {
+                    let guard = self.inner.running.lock().await;
+                    if let Some(r) = guard.as_ref() {
+                        let mut local = r.local.clone();
+                        local.managers = list;
+                        if let Err(e) = self.inner.dir.save_state(&local) {
+                            tracing::warn!(error = %e, "saving manager list failed");
+                        }
+                    }
+                }
+                AgentEvent::RoleChange(role) => {
+                    // The restart stops this task; run it detached.
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.reissue(Some(role)).await {
+                            tracing::warn!(error = %e, ?role, "role change failed");
+                        }
+                    });
+                }
+                AgentEvent::RenewCertificate => {
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.reissue(None).await {
+                            tracing::warn!(error = %e, "certificate renewal failed");
+                        }
+                    });
+                }
+                AgentEvent::Removed => {
+                    // `docker node rm --force` of a live node: it is no longer a member,
+                    // so it drops its swarm state as if it had left.
+                    tracing::warn!("this node was removed from the swarm; leaving");
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.leave(true).await {
+                            tracing::warn!(error = %e, "could not leave after removal");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
     /// Gets a fresh certificate from a manager and restarts with it: for a role change
     /// (`want`: the role the managers asked for) or a renewal before expiry (`None`).
     pub(super) async fn reissue(&self, want: Option<NodeRole>) -> Result<(), ClusterError> {

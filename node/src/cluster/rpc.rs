@@ -26,6 +26,9 @@ pub struct JoinRequest {
     pub advertise_addr: String,
     /// The node's hostname (shown before its first heartbeat).
     pub hostname: String,
+    /// `docker swarm join --availability` (default active).
+    #[serde(default)]
+    pub availability: Option<shoal_scheduler::model::node::NodeAvailability>,
 }
 
 /// What a joined node receives.

@@ -5,15 +5,13 @@
 //! RPCs), the Raft store and leader loop on managers, and the agent's heartbeat session.
 //! A role change or leave stops it (in reverse start order) and starts a new one.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use shoal_raft::network::RaftGrpc;
-use shoal_raft::{ClusterStore, RaftNode, StoreConfig};
-use shoal_scheduler::model::cluster::{EncryptionKey, JoinTokens, RootCa as ModelRootCa};
-use shoal_scheduler::model::node::{NodeDescription, NodeRole};
-use shoal_scheduler::model::{Cluster, ClusterCommand, ClusterId, ClusterSpec, Meta, StoreObject};
+use shoal_raft::{ClusterStore, StoreConfig};
+use shoal_scheduler::model::node::{NodeAvailability, NodeDescription, NodeRole};
+use shoal_scheduler::model::{Cluster, ClusterSpec};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,13 +19,10 @@ use tokio_util::task::TaskTracker;
 use tonic::transport::server::TcpIncoming;
 use tracing::Instrument;
 
-use super::agent::{Agent, AgentEvent};
-use super::ca::{self, NodeIdentity, RootCa};
-use super::join::{channel, fetch_pinned_ca, request_join};
+use super::agent::Agent;
 use super::local::{Certs, LocalState, SwarmDir};
-use super::manager::{ManagerCtx, new_node, now, raft_id_for};
-use super::pb::cluster_client::ClusterClient;
-use super::rpc::{ClusterRpc, JoinRequest, MembershipRequest};
+use super::manager::ManagerCtx;
+use super::rpc::ClusterRpc;
 use super::{ClusterError, store_err};
 
 /// Docker's default swarm port.
@@ -47,6 +42,8 @@ pub struct InitParams {
     pub advertise_addr: String,
     /// `--force-new-cluster`.
     pub force_new_cluster: bool,
+    /// `--availability` of this node (default active).
+    pub availability: Option<NodeAvailability>,
     /// The initial spec (defaults filled in).
     pub spec: ClusterSpec,
 }
@@ -62,6 +59,8 @@ pub struct JoinParams {
     pub remote_addrs: Vec<String>,
     /// The join token.
     pub token: String,
+    /// `--availability` of this node (default active).
+    pub availability: Option<NodeAvailability>,
 }
 
 /// The node's swarm state as `docker info` and `/_ping` show it.
@@ -119,7 +118,7 @@ type View = (LocalState, Option<Arc<ManagerCtx>>, Arc<Mutex<Vec<String>>>);
 
 pub(super) struct Inner {
     pub(super) dir: SwarmDir,
-    host: HostDescription,
+    pub(super) host: HostDescription,
     /// Serializes init/join/leave/role changes.
     pub(super) running: tokio::sync::Mutex<Option<Running>>,
     /// A cheap copy for status reads that must not wait behind a slow join.
@@ -172,6 +171,19 @@ fn local_ip_towards(peer: Option<&str>) -> Option<std::net::IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
+/// The first IPv4 address of network interface `name`, if it is one.
+fn interface_ipv4(name: &str) -> Option<std::net::Ipv4Addr> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
+        if ifa.interface_name != name {
+            return None;
+        }
+        ifa.address
+            .as_ref()
+            .and_then(|a| a.as_sockaddr_in())
+            .map(|sin| sin.ip())
+    })
+}
+
 /// Chooses the advertise address as dockerd does: the flag (port defaulting to the listen
 /// port), else a specific listen IP, else the address of the route to `peer`.
 pub(super) fn advertise(
@@ -181,6 +193,19 @@ pub(super) fn advertise(
 ) -> Result<String, ClusterError> {
     let port = port_of(listen);
     if !flag.is_empty() {
+        // dockerd also accepts an interface name (`--advertise-addr eth0[:port]`).
+        let (host, flag_port) = match flag.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() && !h.contains(':') => (h, Some(p)),
+            _ => (flag, None),
+        };
+        if host.parse::<std::net::IpAddr>().is_err()
+            && let Some(ip) = interface_ipv4(host)
+        {
+            return Ok(format!(
+                "{ip}:{}",
+                flag_port.map_or(port, |p| p.parse().unwrap_or(port))
+            ));
+        }
         return Ok(with_port(flag, port));
     }
     if let Some((host, _)) = listen.rsplit_once(':')
@@ -239,327 +264,6 @@ impl ClusterService {
         if let Some(r) = running {
             r.shutdown().await;
         }
-    }
-
-    /// `docker swarm init`: a new cluster with this node as its only manager. Returns
-    /// the node ID.
-    ///
-    /// Errors: AlreadyInSwarm; InvalidArgument for bad addresses.
-    pub async fn init(&self, p: InitParams) -> Result<String, ClusterError> {
-        let mut guard = self.inner.running.lock().await;
-        // dockerd: --force-new-cluster on a node without swarm state is a plain init.
-        if p.force_new_cluster && self.inner.dir.load()?.is_some() {
-            return self.force_new_cluster(&mut guard, p).await;
-        }
-        if guard.is_some() || self.is_locked() {
-            return Err(ClusterError::AlreadyInSwarm);
-        }
-        let listen = with_port(
-            if p.listen_addr.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.listen_addr
-            },
-            DEFAULT_PORT,
-        );
-        let advertise_addr = advertise(&listen, &p.advertise_addr, None)?;
-        let root = RootCa::generate()?;
-        let unlock_key = super::autolock::new_unlock_key();
-        let digest = ca::ca_digest_base36(&root.cert_pem)?;
-        let node_id = ca::random_id();
-        let cluster_id = ca::random_id();
-        let (key_pem, public) = ca::generate_node_key()?;
-        let cluster = Cluster {
-            id: ClusterId::new(cluster_id.as_str()),
-            meta: Meta::new(now()),
-            spec: p.spec.clone(),
-            root_ca: ModelRootCa {
-                ca_cert_pem: root.cert_pem.clone(),
-                ca_key_pem: root.key_pem.clone(),
-                ca_cert_digest: format!("sha256:{digest}"),
-                join_tokens: JoinTokens {
-                    worker: ca::new_join_token(&digest),
-                    manager: ca::new_join_token(&digest),
-                },
-            },
-            unlock_keys: if p.spec.encryption.auto_lock_managers {
-                vec![EncryptionKey {
-                    subsystem: "manager".into(),
-                    key: unlock_key.clone(),
-                    lamport_time: 1,
-                }]
-            } else {
-                Vec::new()
-            },
-        };
-        let expiry =
-            Duration::from_nanos(u64::try_from(p.spec.ca_config.node_cert_expiry_ns).unwrap_or(0));
-        let cert_pem = ca::sign_node_cert(
-            &root.cert_pem,
-            &root.key_pem,
-            &public,
-            &NodeIdentity {
-                node_id: node_id.clone(),
-                role: NodeRole::Manager,
-                cluster_id: cluster_id.clone(),
-            },
-            expiry,
-        )?;
-        let certs = Certs {
-            cert_pem,
-            key_pem,
-            ca_pem: root.cert_pem.clone(),
-        };
-        let local = LocalState {
-            node_id: node_id.clone(),
-            cluster_id,
-            role: NodeRole::Manager,
-            raft_id: raft_id_for(&node_id),
-            listen_addr: listen,
-            advertise_addr: advertise_addr.clone(),
-            managers: vec![advertise_addr.clone()],
-        };
-        self.inner.dir.remove_raft()?;
-        let running = self.start(local.clone(), certs.clone()).await?;
-        let result = async {
-            let store = running.store.clone().ok_or(ClusterError::NotManager)?;
-            store
-                .initialize(BTreeMap::from([(
-                    local.raft_id,
-                    RaftNode::new(advertise_addr.clone()),
-                )]))
-                .await
-                .map_err(store_err)?;
-            wait_for(|| store.is_leader(), "this node to become the raft leader").await?;
-            // dockerd lists the first manager as Ready and Leader right after init.
-            let mut node = new_node(
-                &node_id,
-                NodeRole::Manager,
-                &advertise_addr,
-                &self.inner.host.hostname,
-            );
-            node.description = Some(self.inner.host.clone());
-            node.status.state = shoal_scheduler::model::node::NodeState::Ready;
-            if let Some(ms) = node.manager_status.as_mut() {
-                ms.leader = true;
-                ms.reachability = shoal_scheduler::model::node::Reachability::Reachable;
-            }
-            store
-                .propose(ClusterCommand::Batch(vec![
-                    ClusterCommand::Create(StoreObject::Cluster(cluster)),
-                    ClusterCommand::Create(StoreObject::Node(node)),
-                ]))
-                .await
-                .map_err(store_err)?;
-            let seal = p
-                .spec
-                .encryption
-                .auto_lock_managers
-                .then(|| unlock_key.clone());
-            self.inner.dir.save(&local, &certs, seal.as_deref())?;
-            *self
-                .inner
-                .sealed_with
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = seal;
-            Ok(())
-        }
-        .await;
-        if let Err(e) = result {
-            running.shutdown().await;
-            let _ = self.inner.dir.remove_all();
-            *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-            return Err(e);
-        }
-        *guard = Some(running);
-        tracing::info!(node.id = %node_id, addr = %advertise_addr, "swarm initialized");
-        Ok(node_id)
-    }
-
-    /// `docker swarm join`.
-    ///
-    /// Errors: AlreadyInSwarm; InvalidArgument for a malformed token or a CA that does not
-    /// match it; Remote(InvalidArgument) "A valid join token is necessary to join this
-    /// cluster" for a wrong or rotated token; Unavailable when no manager answers.
-    pub async fn join(&self, p: JoinParams) -> Result<(), ClusterError> {
-        let mut guard = self.inner.running.lock().await;
-        if guard.is_some() || self.is_locked() {
-            return Err(ClusterError::AlreadyInSwarm);
-        }
-        let token = ca::parse_join_token(&p.token)?;
-        let remote = p
-            .remote_addrs
-            .first()
-            .map(|a| with_port(a, DEFAULT_PORT))
-            .ok_or_else(|| {
-                ClusterError::InvalidArgument("at least 1 RemoteAddr is required to join".into())
-            })?;
-        let listen = with_port(
-            if p.listen_addr.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.listen_addr
-            },
-            DEFAULT_PORT,
-        );
-        let advertise_addr = advertise(&listen, &p.advertise_addr, Some(&remote))?;
-        let ca_pem = fetch_pinned_ca(&remote, &token.digest).await?;
-        let (key_pem, public) = ca::generate_node_key()?;
-        let resp = request_join(
-            &remote,
-            &ca_pem,
-            &JoinRequest {
-                token: p.token.clone(),
-                public_key_der: public,
-                advertise_addr: advertise_addr.clone(),
-                hostname: self.inner.host.hostname.clone(),
-            },
-        )
-        .await?;
-        let certs = Certs {
-            cert_pem: resp.cert_pem,
-            key_pem,
-            ca_pem: resp.ca_pem,
-        };
-        let mut managers = vec![remote.clone()];
-        managers.extend(
-            resp.managers
-                .into_iter()
-                .filter(|m| *m != remote && *m != advertise_addr),
-        );
-        let local = LocalState {
-            node_id: resp.node_id.clone(),
-            cluster_id: resp.cluster_id,
-            role: resp.role,
-            raft_id: resp.raft_id,
-            listen_addr: listen,
-            advertise_addr,
-            managers,
-        };
-        self.inner.dir.remove_raft()?;
-        self.inner.dir.save(&local, &certs, None)?;
-        *self
-            .inner
-            .sealed_with
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-        let running = match self.start(local.clone(), certs).await {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = self.inner.dir.remove_all();
-                return Err(e);
-            }
-        };
-        if let Some(store) = running.store.clone() {
-            // dockerd returns from a manager join once the node is a Raft member.
-            let id = local.raft_id;
-            let joined = wait_for(
-                || {
-                    store
-                        .metrics()
-                        .borrow()
-                        .membership_config
-                        .membership()
-                        .voter_ids()
-                        .any(|v| v == id)
-                },
-                "this manager to join the raft cluster",
-            )
-            .await;
-            if let Err(e) = joined {
-                tracing::warn!(error = %e, "manager join still in progress");
-            }
-        }
-        *guard = Some(running);
-        tracing::info!(node.id = %resp.node_id, role = ?local.role, "joined swarm");
-        Ok(())
-    }
-
-    /// `docker swarm leave [--force]`.
-    ///
-    /// Errors: NotInSwarm; Unavailable with dockerd's warning for a manager without force.
-    pub async fn leave(&self, force: bool) -> Result<(), ClusterError> {
-        let mut guard = self.inner.running.lock().await;
-        if self.is_locked() {
-            if !force {
-                return Err(ClusterError::Locked);
-            }
-            *self.inner.locked.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            self.inner.dir.remove_all()?;
-            return Ok(());
-        }
-        let Some(running) = guard.as_ref() else {
-            return Err(ClusterError::NotInSwarm);
-        };
-        if let Some(m) = running.manager.clone() {
-            let managers: Vec<_> = m
-                .nodes()
-                .into_iter()
-                .filter(|n| n.role == NodeRole::Manager)
-                .collect();
-            let reachable = managers
-                .iter()
-                .filter(|n| {
-                    n.manager_status.as_ref().is_some_and(|s| {
-                        s.reachability == shoal_scheduler::model::node::Reachability::Reachable
-                    })
-                })
-                .count()
-                .max(1);
-            if !force {
-                let mut msg = String::from(
-                    "You are attempting to leave the swarm on a node that is participating as a manager. ",
-                );
-                if managers.len() <= 1 {
-                    msg.push_str("Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ");
-                } else {
-                    msg.push_str(&format!(
-                        "Removing this node leaves {} managers out of {}. Without a Raft quorum your swarm will be inaccessible. The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.",
-                        reachable - 1,
-                        managers.len()
-                    ));
-                }
-                return Err(ClusterError::Unavailable(msg));
-            }
-            if managers.len() > 1 {
-                let who = NodeIdentity {
-                    node_id: running.local.node_id.clone(),
-                    role: NodeRole::Manager,
-                    cluster_id: running.local.cluster_id.clone(),
-                };
-                let result = if m.store().is_leader() {
-                    m.membership(&who, MembershipRequest::Leave).await
-                } else {
-                    match m.store().leader().and_then(|l| l.node) {
-                        Some(leader) => self.remote_leave(&running.certs, &leader.addr).await,
-                        None => Err(ClusterError::Unavailable("no leader".into())),
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not remove this manager from raft; leaving anyway");
-                }
-            }
-        }
-        if let Some(r) = guard.take() {
-            r.shutdown().await;
-        }
-        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-        self.inner.dir.remove_all()?;
-        tracing::info!("left the swarm");
-        Ok(())
-    }
-
-    async fn remote_leave(&self, certs: &Certs, leader: &str) -> Result<(), ClusterError> {
-        let chain = format!("{}\n{}", certs.cert_pem.trim_end(), certs.ca_pem);
-        let mut c = ClusterClient::new(channel(
-            leader,
-            &certs.ca_pem,
-            Some((&chain, &certs.key_pem)),
-        )?);
-        let msg =
-            super::rpc::encode(&MembershipRequest::Leave).map_err(ClusterError::from_status)?;
-        c.membership(msg).await.map_err(ClusterError::from_status)?;
-        Ok(())
     }
 
     /// The manager handle for cluster calls.
@@ -750,55 +454,6 @@ impl ClusterService {
             tasks,
         })
     }
-
-    async fn handle_events(self, mut rx: mpsc::Receiver<AgentEvent>, stop: CancellationToken) {
-        loop {
-            let ev = tokio::select! {
-                _ = stop.cancelled() => return,
-                ev = rx.recv() => match ev { Some(ev) => ev, None => return },
-            };
-            match ev {
-                AgentEvent::Managers(list) => {
-                    let guard = self.inner.running.lock().await;
-                    if let Some(r) = guard.as_ref() {
-                        let mut local = r.local.clone();
-                        local.managers = list;
-                        if let Err(e) = self.inner.dir.save_state(&local) {
-                            tracing::warn!(error = %e, "saving manager list failed");
-                        }
-                    }
-                }
-                AgentEvent::RoleChange(role) => {
-                    // The restart stops this task; run it detached.
-                    let svc = self.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = svc.reissue(Some(role)).await {
-                            tracing::warn!(error = %e, ?role, "role change failed");
-                        }
-                    });
-                }
-                AgentEvent::RenewCertificate => {
-                    let svc = self.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = svc.reissue(None).await {
-                            tracing::warn!(error = %e, "certificate renewal failed");
-                        }
-                    });
-                }
-                AgentEvent::Removed => {
-                    // `docker node rm --force` of a live node: it is no longer a member,
-                    // so it drops its swarm state as if it had left.
-                    tracing::warn!("this node was removed from the swarm; leaving");
-                    let svc = self.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = svc.leave(true).await {
-                            tracing::warn!(error = %e, "could not leave after removal");
-                        }
-                    });
-                }
-            }
-        }
-    }
 }
 
 /// Opens the Raft store, retrying briefly while handles of a just-stopped member (in-flight
@@ -835,4 +490,40 @@ pub(super) async fn wait_for(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertise_address_follows_dockerd_rules() {
+        assert_eq!(with_port("10.0.0.1", 2377), "10.0.0.1:2377");
+        assert_eq!(with_port("10.0.0.1:4000", 2377), "10.0.0.1:4000");
+        assert_eq!(with_port("::1", 2377), "[::1]:2377");
+        assert_eq!(
+            advertise("0.0.0.0:2377", "10.0.0.1", None).unwrap(),
+            "10.0.0.1:2377"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2400", "10.0.0.1", None).unwrap(),
+            "10.0.0.1:2400"
+        );
+        assert_eq!(
+            advertise("10.0.0.2:2377", "", None).unwrap(),
+            "10.0.0.2:2377"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2377", "lo", None).unwrap(),
+            "127.0.0.1:2377"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2377", "lo:2390", None).unwrap(),
+            "127.0.0.1:2390"
+        );
+        assert_eq!(
+            advertise("0.0.0.0:2377", "", Some("127.0.0.1:2377")).unwrap(),
+            "127.0.0.1:2377"
+        );
+    }
 }
