@@ -131,15 +131,28 @@ impl SwarmApi {
 
 #[async_trait]
 impl SwarmBackend for SwarmApi {
-    // When the swarm router passes the CLI's `--availability` (trait methods
-    // `init_with_availability`/`join_with_availability` on the swarmapi branch), they
-    // should call `init_with`/`join_with`.
     async fn init(&self, req: SwarmInitRequest) -> ApiResult<String> {
         self.init_with(req, None).await
     }
 
+    async fn init_with_availability(
+        &self,
+        req: SwarmInitRequest,
+        availability: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<String> {
+        self.init_with(req, availability).await
+    }
+
     async fn join(&self, req: SwarmJoinRequest) -> ApiResult<()> {
         self.join_with(req, None).await
+    }
+
+    async fn join_with_availability(
+        &self,
+        req: SwarmJoinRequest,
+        availability: Option<NodeSpecAvailabilityEnum>,
+    ) -> ApiResult<()> {
+        self.join_with(req, availability).await
     }
 
     async fn leave(&self, force: bool) -> ApiResult<()> {
