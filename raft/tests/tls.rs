@@ -32,6 +32,16 @@ async fn only_cluster_certificates_get_through() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
 
+    // A worker's certificate from the same CA is refused: only managers run Raft.
+    let worker = Network::new(&pki.tls_with_role("worker1", "swarm-worker"));
+    let err = RaftClient::new(worker.channel(&m.addr).unwrap())
+        .vote(Json {
+            data: b"{}".to_vec(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+
     // A certificate from another CA never gets past the handshake.
     let other = Pki::new("other-ca");
     let bad = Network::new(&other.node_tls("intruder"));

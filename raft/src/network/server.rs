@@ -45,12 +45,26 @@ fn reply<T: Serialize>(v: &T) -> Result<GrpcResponse<pb::Json>, Status> {
 /// already verified any certificate it was given against the cluster CA; a listener that
 /// allows certificate-less joins (`TlsConfig::server_config_join_allowed`) must still
 /// keep such callers away from Raft.
+///
+/// Only managers take part in Raft: a worker's certificate (same CA, OU
+/// `swarm-worker`) is refused too, as swarmkit's authorizer does.
 fn authorize<T>(req: &GrpcRequest<T>) -> Result<(), Status> {
-    match req.peer_certs() {
-        Some(certs) if !certs.is_empty() => Ok(()),
-        _ => Err(Status::unauthenticated(
-            "a cluster node certificate is required",
-        )),
+    let certs = req
+        .peer_certs()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Status::unauthenticated("a cluster node certificate is required"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(certs[0].as_ref())
+        .map_err(|_| Status::unauthenticated("unreadable node certificate"))?;
+    let manager = cert
+        .subject()
+        .iter_organizational_unit()
+        .any(|ou| ou.as_str().ok() == Some(crate::tls::MANAGER_SERVER_NAME));
+    if manager {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(
+            "only swarm managers may take part in Raft",
+        ))
     }
 }
 

@@ -38,11 +38,16 @@ impl Pki {
 
     /// A manager certificate (SAN `swarm-manager`, CN = node id) and the CA, as a TLS config.
     pub fn node_tls(&self, node_id: &str) -> TlsConfig {
+        self.tls_with_role(node_id, "swarm-manager")
+    }
+
+    /// A certificate of this CA carrying role `ou` (`swarm-manager` or `swarm-worker`).
+    pub fn tls_with_role(&self, node_id: &str, ou: &str) -> TlsConfig {
         let mut params = CertificateParams::new(vec!["swarm-manager".to_owned()]).unwrap();
         params.distinguished_name.push(DnType::CommonName, node_id);
         params
             .distinguished_name
-            .push(DnType::OrganizationalUnitName, "swarm-manager");
+            .push(DnType::OrganizationalUnitName, ou);
         let key = KeyPair::generate().unwrap();
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer).unwrap();
