@@ -79,6 +79,12 @@ async fn autolock_and_force_new_cluster() {
             .starts_with("SHOAL-SEALED-KEY-1")
     })
     .await;
+    // So is its Raft data encryption key.
+    let dek_file = n2.dir.path().join("swarm/certificates/swarm-raft.dek");
+    wait("n2's raft key sealed at rest", || {
+        std::fs::read_to_string(&dek_file).is_ok_and(|t| t.starts_with("SHOAL-SEALED-KEY-1"))
+    })
+    .await;
 
     // A restarted manager is locked until unlocked with the right key.
     n2.svc.shutdown().await;
@@ -109,7 +115,7 @@ async fn autolock_and_force_new_cluster() {
     // A label written before losing two managers survives --force-new-cluster.
     let n = m1.find_node(&id1).unwrap();
     let mut s = n.spec.clone();
-    s.labels.insert("keep".into(), "me".into());
+    s.labels.insert("keep".into(), MARKER.into());
     m1.update_node(&id1, n.meta.version.index, s).await.unwrap();
     drop(m2);
     n2.svc.shutdown().await;
@@ -136,7 +142,7 @@ async fn autolock_and_force_new_cluster() {
     let nodes = m1.nodes();
     assert_eq!(nodes.len(), 3);
     let me = m1.find_node(&id1).unwrap();
-    assert_eq!(me.spec.labels.get("keep").map(String::as_str), Some("me"));
+    assert_eq!(me.spec.labels.get("keep").map(String::as_str), Some(MARKER));
     assert!(me.manager_status.unwrap().leader);
     assert_eq!(
         nodes.iter().filter(|n| n.role == NodeRole::Manager).count(),
@@ -149,4 +155,27 @@ async fn autolock_and_force_new_cluster() {
     s.labels.insert("after".into(), "recovery".into());
     m1.update_node(&id1, n.meta.version.index, s).await.unwrap();
     n1.svc.shutdown().await;
+    // The Raft data (current and set-aside) never holds the label in plaintext.
+    let raw = raw_bytes(&n1.dir.path().join("swarm"));
+    assert!(!raw.is_empty());
+    assert!(
+        !raw.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+        "label value found in plaintext under swarm/"
+    );
+}
+
+const MARKER: &str = "raft-at-rest-marker-5b1c";
+
+/// Every byte of every file under `dir`.
+fn raw_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(raw_bytes(&path));
+        } else {
+            out.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    out
 }

@@ -54,6 +54,10 @@ pub enum StoreError {
     /// The store configuration is inconsistent.
     #[error("invalid raft config: {0}")]
     InvalidConfig(String),
+    /// Raft data could not be decrypted (wrong data encryption key, corrupt data), or the
+    /// store's encryption does not match the configuration.
+    #[error("raft data encryption: {0}")]
+    Encryption(String),
     /// TLS material could not be loaded, or the transport could not be built.
     #[error("transport setup: {0}")]
     Transport(String),
@@ -67,6 +71,12 @@ impl From<ApplyError> for StoreError {
             ApplyError::Exists(_) | ApplyError::NameConflict { .. } => StoreError::Conflict(e),
             ApplyError::InvalidTransition { .. } => StoreError::InvalidArgument(e),
         }
+    }
+}
+
+impl From<crate::cipher::CipherError> for StoreError {
+    fn from(e: crate::cipher::CipherError) -> Self {
+        StoreError::Encryption(e.to_string())
     }
 }
 

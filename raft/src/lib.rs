@@ -21,6 +21,7 @@
 //! - [`store`]: [`ClusterStore`], the handle everything else uses.
 //! - [`watch`]: consistent snapshot-then-events subscriptions.
 //! - [`network`] and [`tls`]: the transport; there is no plaintext path.
+//! - [`cipher`]: encryption at rest of stored values ([`StoreConfig::cipher`]).
 //! - [`error`]: the [`StoreError`] type.
 //!
 //! Writes: [`ClusterStore::propose`] on the leader; on a follower it returns NotLeader naming
@@ -36,6 +37,7 @@
 #![allow(clippy::result_large_err)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cipher;
 pub mod error;
 pub mod log_store;
 pub mod network;
@@ -47,6 +49,7 @@ pub mod tls;
 pub mod types;
 pub mod watch;
 
+pub use cipher::{CipherError, ValueCipher};
 pub use error::{LeaderInfo, StoreError};
 pub use store::{Applied, ClusterStore, MemberInfo, StoreConfig};
 pub use tls::TlsConfig;

@@ -5,15 +5,20 @@
 //! last purged log id. Durability: the database is flushed before `save_vote` returns and
 //! before the `LogFlushed` callback of an append fires, as openraft requires; a flush covers
 //! the state-machine tree too, since they share the database.
+//!
+//! With a [`ValueCipher`], entry values are encrypted (they carry cluster objects); keys and
+//! the `raft_meta` values (vote, log ids, owner) stay plaintext.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cipher::{ValueCipher, open_opt, seal_opt};
 use crate::error::StoreError;
 use crate::types::{RaftId, TypeConfig, typ};
 
@@ -30,6 +35,7 @@ pub struct LogStore {
     db: sled::Db,
     logs: sled::Tree,
     meta: sled::Tree,
+    cipher: Option<Arc<ValueCipher>>,
 }
 
 fn key(index: u64) -> [u8; 8] {
@@ -41,13 +47,30 @@ fn encode<T: Serialize>(v: &T) -> std::result::Result<Vec<u8>, serde_json::Error
 }
 
 impl LogStore {
-    /// Opens (creating if needed) the log trees of `db`.
-    pub fn open(db: &sled::Db) -> std::result::Result<Self, sled::Error> {
+    /// Opens (creating if needed) the log trees of `db`; entries are encrypted with `cipher`
+    /// when given.
+    pub fn open(
+        db: &sled::Db,
+        cipher: Option<Arc<ValueCipher>>,
+    ) -> std::result::Result<Self, sled::Error> {
         Ok(Self {
             db: db.clone(),
             logs: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
+            cipher,
         })
+    }
+
+    /// Decodes one stored entry value.
+    fn decode_entry(&self, raw: &[u8]) -> std::io::Result<typ::Entry> {
+        let plain = open_opt(self.cipher.as_deref(), raw).map_err(std::io::Error::other)?;
+        serde_json::from_slice(&plain).map_err(std::io::Error::other)
+    }
+
+    /// Encodes one entry for storage.
+    fn encode_entry(&self, entry: &typ::Entry) -> std::io::Result<Vec<u8>> {
+        let plain = encode(entry).map_err(std::io::Error::other)?;
+        seal_opt(self.cipher.as_deref(), plain).map_err(std::io::Error::other)
     }
 
     /// Binds the log to Raft member `id` on first use, and refuses a log written by another
@@ -109,7 +132,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
             if !range.contains(&idx) {
                 break;
             }
-            let entry: typ::Entry = serde_json::from_slice(&v)
+            let entry = self
+                .decode_entry(&v)
                 .map_err(|e| StorageIOError::read_log_at_index(idx, &e))?;
             out.push(entry);
         }
@@ -128,8 +152,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(|e| StorageIOError::read_logs(&e))?
         {
             Some((_, v)) => {
-                let e: typ::Entry =
-                    serde_json::from_slice(&v).map_err(|e| StorageIOError::read_logs(&e))?;
+                let e = self
+                    .decode_entry(&v)
+                    .map_err(|e| StorageIOError::read_logs(&e))?;
                 Some(e.log_id)
             }
             None => None,
@@ -173,8 +198,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = sled::Batch::default();
         for entry in entries {
-            let raw =
-                encode(&entry).map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
+            let raw = self
+                .encode_entry(&entry)
+                .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
             batch.insert(&key(entry.log_id.index), raw);
         }
         self.logs

@@ -8,13 +8,19 @@
 //! `<index>-<seq>.snap` with zero-padded numbers so name order is age order. After saving a
 //! snapshot, all but the newest `1 + keep_old` files are removed (Docker's
 //! `KeepOldSnapshots`).
+//!
+//! With a [`ValueCipher`] the whole file body (metadata and data) is encrypted as one value;
+//! the data sent to followers is not (the transport is mutual TLS, and each receiver encrypts
+//! with its own key).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use shoal_scheduler::model::ClusterState;
 
+use crate::cipher::{ValueCipher, open_opt, seal_opt};
 use crate::types::typ;
 
 const MAGIC: &[u8; 8] = b"SHOALSNP";
@@ -52,6 +58,7 @@ pub fn decode_state(data: &[u8]) -> io::Result<ClusterState> {
 pub struct SnapshotDir {
     dir: PathBuf,
     seq: AtomicU64,
+    cipher: Option<Arc<ValueCipher>>,
 }
 
 fn parse_name(name: &str) -> Option<(u64, u64)> {
@@ -63,10 +70,16 @@ fn parse_name(name: &str) -> Option<(u64, u64)> {
 impl SnapshotDir {
     /// Opens (creating) `dir` and removes leftovers of interrupted writes.
     pub fn open(dir: &Path) -> io::Result<Self> {
+        Self::open_with(dir, None)
+    }
+
+    /// Like [`Self::open`], with snapshot files encrypted by `cipher` when given.
+    pub fn open_with(dir: &Path, cipher: Option<Arc<ValueCipher>>) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let this = Self {
             dir: dir.to_owned(),
             seq: AtomicU64::new(0),
+            cipher,
         };
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -115,11 +128,14 @@ impl SnapshotDir {
         let tmp = self.dir.join(format!("{name}.tmp"));
         let meta_json = serde_json::to_vec(meta).map_err(io::Error::other)?;
         let meta_len = u32::try_from(meta_json.len()).map_err(io::Error::other)?;
+        let mut body = Vec::with_capacity(4 + meta_json.len() + data.len());
+        body.extend_from_slice(&meta_len.to_be_bytes());
+        body.extend_from_slice(&meta_json);
+        body.extend_from_slice(data);
+        let body = seal_opt(self.cipher.as_deref(), body).map_err(io::Error::other)?;
         {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&meta_len.to_be_bytes())?;
-            f.write_all(&meta_json)?;
-            f.write_all(data)?;
+            f.write_all(&body)?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, self.dir.join(&name))?;
@@ -140,6 +156,8 @@ impl SnapshotDir {
             return Ok(None);
         };
         let raw = std::fs::read(path)?;
+        let raw = open_opt(self.cipher.as_deref(), &raw)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "truncated snapshot file");
         let len_bytes: [u8; 4] = raw
             .get(..4)

@@ -9,6 +9,9 @@
 //! After apply, events go out on a broadcast channel while the write lock is still held, so a
 //! watcher that takes the read lock to copy the state and subscribe sees no gap and no
 //! duplicate (see [`crate::watch`]).
+//!
+//! With a [`ValueCipher`] every value of the `state` tree is encrypted (keys, which are kind
+//! and ID, stay plaintext so the tree can still be scanned by prefix).
 
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -18,6 +21,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 use shoal_scheduler::model::{ClusterState, ObjectRef, StoreEvent, StoreObject};
 use tokio::sync::broadcast;
 
+use crate::cipher::{ValueCipher, open_opt, seal_opt};
 use crate::snapshot::{SnapshotDir, decode_state, encode_state};
 use crate::types::{Response, TypeConfig, typ};
 
@@ -54,6 +58,7 @@ pub(crate) struct Shared {
     tree: sled::Tree,
     snapshots: SnapshotDir,
     keep_old_default: u64,
+    cipher: Option<Arc<ValueCipher>>,
 }
 
 impl Shared {
@@ -106,29 +111,42 @@ fn obj_key(r: &ObjectRef) -> Vec<u8> {
     k
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| StorageIOError::write_state_machine(&e).into())
+/// Encodes a state-tree value (encrypted when a cipher is set).
+fn json<T: serde::Serialize>(cipher: Option<&ValueCipher>, v: &T) -> Result<Vec<u8>> {
+    let plain = serde_json::to_vec(v).map_err(|e| StorageIOError::write_state_machine(&e))?;
+    seal_opt(cipher, plain).map_err(|e| StorageIOError::write_state_machine(&e).into())
+}
+
+/// Decodes a state-tree value written by [`json`].
+fn from_json<T: serde::de::DeserializeOwned>(
+    cipher: Option<&ValueCipher>,
+    raw: &[u8],
+) -> Result<T> {
+    let plain = open_opt(cipher, raw).map_err(|e| StorageIOError::read_state_machine(&e))?;
+    serde_json::from_slice(&plain).map_err(|e| StorageIOError::read_state_machine(&e).into())
 }
 
 impl StateMachine {
     /// Loads the state machine from `db` (tree `state`) and the snapshot directory.
     ///
     /// `keep_old_default` applies until a cluster object carries `KeepOldSnapshots`;
-    /// `event_capacity` bounds the watch channel (a slower watcher re-snapshots).
+    /// `event_capacity` bounds the watch channel (a slower watcher re-snapshots); values are
+    /// encrypted with `cipher` when given.
     pub fn open(
         db: &sled::Db,
         snapshots: SnapshotDir,
         keep_old_default: u64,
         event_capacity: usize,
+        cipher: Option<Arc<ValueCipher>>,
     ) -> Result<Self> {
+        let c = cipher.as_deref();
         let tree = db
             .open_tree("state")
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let mut state = ClusterState::default();
         for item in tree.scan_prefix(OBJ_PREFIX) {
             let (_, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
-            let obj: StoreObject =
-                serde_json::from_slice(&v).map_err(|e| StorageIOError::read_state_machine(&e))?;
+            let obj: StoreObject = from_json(c, &v)?;
             state.put(obj);
         }
         let read = |k: &[u8]| -> Result<Option<sled::IVec>> {
@@ -136,15 +154,11 @@ impl StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let last_applied = match read(LAST_APPLIED)? {
-            Some(v) => {
-                serde_json::from_slice(&v).map_err(|e| StorageIOError::read_state_machine(&e))?
-            }
+            Some(v) => from_json(c, &v)?,
             None => None,
         };
         let last_membership = match read(MEMBERSHIP)? {
-            Some(v) => {
-                serde_json::from_slice(&v).map_err(|e| StorageIOError::read_state_machine(&e))?
-            }
+            Some(v) => from_json(c, &v)?,
             None => typ::StoredMembership::default(),
         };
         let (events, _) = broadcast::channel(event_capacity.max(1));
@@ -161,6 +175,7 @@ impl StateMachine {
                 tree,
                 snapshots,
                 keep_old_default,
+                cipher,
             }),
         })
     }
@@ -238,6 +253,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = typ::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let c = self.shared.cipher.as_deref();
         let mut inner = self.shared.write();
         let mut batch = sled::Batch::default();
         let mut events = Vec::new();
@@ -257,7 +273,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 for ev in evs {
                     match ev {
                         StoreEvent::Created(o) | StoreEvent::Updated { new: o, .. } => {
-                            batch.insert(obj_key(&o.object_ref()), json(o)?)
+                            batch.insert(obj_key(&o.object_ref()), json(c, o)?)
                         }
                         StoreEvent::Deleted(o) => batch.remove(obj_key(&o.object_ref())),
                         StoreEvent::Commit { .. } => {}
@@ -268,8 +284,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             events.push(StoreEvent::Commit { index });
             replies.push(Response { result });
         }
-        batch.insert(LAST_APPLIED, json(&inner.last_applied)?);
-        batch.insert(MEMBERSHIP, json(&inner.last_membership)?);
+        batch.insert(LAST_APPLIED, json(c, &inner.last_applied)?);
+        batch.insert(MEMBERSHIP, json(c, &inner.last_membership)?);
         self.shared
             .tree
             .apply_batch(batch)
@@ -306,15 +322,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
 
         // Replace the on-disk state in one atomic batch: drop every old object, write the new.
+        let c = self.shared.cipher.as_deref();
         let mut batch = sled::Batch::default();
         for k in self.shared.tree.scan_prefix(OBJ_PREFIX).keys() {
             batch.remove(k.map_err(|e| StorageIOError::write_state_machine(&e))?);
         }
         for obj in state.all_objects() {
-            batch.insert(obj_key(&obj.object_ref()), json(&obj)?);
+            batch.insert(obj_key(&obj.object_ref()), json(c, &obj)?);
         }
-        batch.insert(LAST_APPLIED, json(&meta.last_log_id)?);
-        batch.insert(MEMBERSHIP, json(&meta.last_membership)?);
+        batch.insert(LAST_APPLIED, json(c, &meta.last_log_id)?);
+        batch.insert(MEMBERSHIP, json(c, &meta.last_membership)?);
 
         let (keep_old, objects) = {
             let mut inner = self.shared.write();

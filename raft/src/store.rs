@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use shoal_scheduler::model::{ClusterCommand, ClusterState, RaftConfig, StoreEvent, Timestamp};
 use tokio::sync::watch;
 
+use crate::cipher::ValueCipher;
 use crate::error::{LeaderInfo, StoreError, from_raft};
 use crate::network::Network;
 use crate::state_machine::Shared;
-use crate::storage::{StorageOptions, open_storage};
+use crate::storage::{StorageOptions, open_storage_encrypted};
 use crate::tls::TlsConfig;
 use crate::types::{RaftId, RaftNode, Request, Response, typ};
 use crate::watch::{Watch, view_and_watch};
@@ -35,6 +36,10 @@ pub struct StoreConfig {
     pub storage: StorageOptions,
     /// How long a proposal may wait to be committed before the caller gets Unavailable.
     pub propose_timeout: Duration,
+    /// Encryption at rest of the stored values (log entries, state, snapshot files) with
+    /// the node's data encryption key; `None` keeps the plaintext format. A store created
+    /// with a key must always be opened with that key.
+    pub cipher: Option<Arc<ValueCipher>>,
 }
 
 impl StoreConfig {
@@ -48,6 +53,7 @@ impl StoreConfig {
             tick: Duration::from_millis(100),
             storage: StorageOptions::default(),
             propose_timeout: Duration::from_secs(10),
+            cipher: None,
         }
     }
 
@@ -160,7 +166,8 @@ impl ClusterStore {
     pub async fn open(config: StoreConfig, tls: &TlsConfig) -> Result<Self, StoreError> {
         let raft_config = Arc::new(config.openraft_config()?);
         let quorum_lease = Duration::from_millis(raft_config.election_timeout_max);
-        let (log, sm) = open_storage(&config.data_dir, config.storage)?;
+        let (log, sm) =
+            open_storage_encrypted(&config.data_dir, config.storage, config.cipher.clone())?;
         log.check_owner(config.id)?;
         let shared = sm.shared.clone();
         let network = Network::new(tls);

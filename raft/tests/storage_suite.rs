@@ -4,7 +4,10 @@
 use openraft::testing::{StoreBuilder, Suite};
 use shoal_raft::log_store::LogStore;
 use shoal_raft::state_machine::StateMachine;
-use shoal_raft::storage::{StorageOptions, open_storage};
+use std::sync::Arc;
+
+use shoal_raft::ValueCipher;
+use shoal_raft::storage::{StorageOptions, open_storage, open_storage_encrypted};
 use shoal_raft::types::{TypeConfig, typ};
 use tempfile::TempDir;
 
@@ -21,5 +24,25 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for SledBuilder {
 #[test]
 fn sled_stores_pass_openraft_suite() -> Result<(), typ::StorageError> {
     Suite::test_all(SledBuilder)?;
+    Ok(())
+}
+
+/// The same suite with every stored value encrypted.
+struct EncryptedSledBuilder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for EncryptedSledBuilder {
+    async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), typ::StorageError> {
+        let td = tempfile::tempdir().expect("tempdir");
+        let key = ValueCipher::generate_key().expect("key");
+        let cipher = Arc::new(ValueCipher::new(&key).expect("cipher"));
+        let (log, sm) = open_storage_encrypted(td.path(), StorageOptions::default(), Some(cipher))
+            .expect("open storage");
+        Ok((td, log, sm))
+    }
+}
+
+#[test]
+fn encrypted_sled_stores_pass_openraft_suite() -> Result<(), typ::StorageError> {
+    Suite::test_all(EncryptedSledBuilder)?;
     Ok(())
 }

@@ -59,9 +59,12 @@ pub fn cluster_error(e: ClusterError) -> ApiError {
                 S::OutOfSequence(_) | S::InvalidArgument(_) => ErrorKind::InvalidParameter,
                 S::NotFound(_) => ErrorKind::NotFound,
                 S::Conflict(_) => ErrorKind::Conflict,
-                S::Storage(_) | S::Db(_) | S::Io(_) | S::InvalidConfig(_) | S::Transport(_) => {
-                    ErrorKind::Internal
-                }
+                S::Storage(_)
+                | S::Db(_)
+                | S::Io(_)
+                | S::InvalidConfig(_)
+                | S::Transport(_)
+                | S::Encryption(_) => ErrorKind::Internal,
             };
             ApiError::new(kind, e.to_string())
         }

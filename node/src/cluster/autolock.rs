@@ -116,6 +116,8 @@ impl super::service::ClusterService {
             )
         })?;
         locked.1.key_pem = unseal(&locked.1.key_pem, &unlock_key)?;
+        // The Raft data key is sealed with the same unlock key; only now can the store open.
+        self.inner().dir.unseal_dek(&unlock_key)?;
         *self
             .inner()
             .sealed_with

@@ -6,6 +6,7 @@
 //! swarm/certificates/swarm-node.crt    this node's certificate (PEM)
 //! swarm/certificates/swarm-node.key    its private key (PEM, mode 0600)
 //! swarm/certificates/swarm-root-ca.crt the cluster root CA certificate
+//! swarm/certificates/swarm-raft.dek    the Raft data encryption key (sealed like the key)
 //! swarm/raft/                          the Raft store (managers only)
 //! ```
 
@@ -66,6 +67,8 @@ impl Certs {
 #[derive(Debug, Clone)]
 pub struct SwarmDir {
     root: PathBuf,
+    /// The plain Raft data encryption key once known (see `dek.rs`).
+    pub(super) dek: super::dek::DekSlot,
 }
 
 impl SwarmDir {
@@ -73,6 +76,7 @@ impl SwarmDir {
     pub fn new(data_root: &Path) -> Self {
         Self {
             root: data_root.join("swarm"),
+            dek: Default::default(),
         }
     }
 
@@ -81,7 +85,7 @@ impl SwarmDir {
         self.root.join("raft")
     }
 
-    fn certs_dir(&self) -> PathBuf {
+    pub(super) fn certs_dir(&self) -> PathBuf {
         self.root.join("certificates")
     }
 
@@ -108,6 +112,7 @@ impl SwarmDir {
             std::fs::read_to_string(&p)
                 .map_err(ClusterError::io(format!("reading {}", p.display())))
         };
+        self.load_dek()?;
         let certs = Certs {
             cert_pem: read("swarm-node.crt")?,
             key_pem: read("swarm-node.key")?,
@@ -141,7 +146,8 @@ impl SwarmDir {
         self.save_state(state)
     }
 
-    /// Rewrites the private key, sealed with `seal` when given (autolock) or plain.
+    /// Rewrites the private key, sealed with `seal` when given (autolock) or plain, and the
+    /// Raft data encryption key the same way (when this node has one).
     pub fn save_key(&self, key_pem: &str, seal: Option<&[u8]>) -> Result<(), ClusterError> {
         let text = match seal {
             Some(k) => super::autolock::seal(key_pem, k)?,
@@ -151,7 +157,8 @@ impl SwarmDir {
             &self.certs_dir().join("swarm-node.key"),
             text.as_bytes(),
             0o600,
-        )
+        )?;
+        self.save_dek(seal)
     }
 
     /// Saves only the state file (e.g. an updated manager list).
@@ -169,6 +176,7 @@ impl SwarmDir {
 
     /// Forgets the swarm: certificates, state and Raft data (`swarm leave`).
     pub fn remove_all(&self) -> Result<(), ClusterError> {
+        self.forget_dek();
         match std::fs::remove_dir_all(&self.root) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -205,7 +213,7 @@ impl SwarmDir {
     }
 }
 
-fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), ClusterError> {
+pub(super) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), ClusterError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");

@@ -13,6 +13,7 @@
 //!                                        ├─ reissue.rs   certificate renewal and role changes
 //!                                        ├─ recover.rs   --force-new-cluster
 //!                                        ├─ autolock.rs  sealed node key, lock/unlock
+//!                                        ├─ dek.rs       Raft data encryption key at rest
 //!                                        ├─ control.rs   node and swarm updates (docker node/swarm ...)
 //!                                        └─ convert.rs   model <-> Docker API types
 //! ```
@@ -25,6 +26,7 @@ pub mod autolock;
 pub mod ca;
 pub mod control;
 pub mod convert;
+mod dek;
 mod init_join;
 pub mod join;
 mod leave;

@@ -41,6 +41,7 @@ impl ClusterService {
                 .clone()
                 .ok_or(ClusterError::Locked)?;
             certs.key_pem = super::autolock::unseal(&certs.key_pem, &key)?;
+            self.inner.dir.unseal_dek(&key)?;
         }
         if local.role != NodeRole::Manager {
             return Err(ClusterError::InvalidArgument(
@@ -48,15 +49,20 @@ impl ClusterService {
             ));
         }
         let tls = certs.tls();
-        let old = open_store(
-            StoreConfig::new(
-                local.raft_id,
-                local.advertise_addr.clone(),
-                self.inner.dir.raft_dir(),
-            ),
-            &tls,
-        )
-        .await?;
+        let seal = self
+            .inner
+            .sealed_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut config = StoreConfig::new(
+            local.raft_id,
+            local.advertise_addr.clone(),
+            self.inner.dir.raft_dir(),
+        );
+        // The new cluster's store (opened by `start` below) keeps using this same DEK.
+        config.cipher = self.inner.dir.raft_cipher(seal.as_deref())?;
+        let old = open_store(config, &tls).await?;
         let (state, index, _) = old.view_and_watch();
         old.shutdown().await.map_err(store_err)?;
         drop(old);

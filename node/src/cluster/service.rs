@@ -371,11 +371,18 @@ impl ClusterService {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let (store, manager) = if local.role == NodeRole::Manager {
-            let config = StoreConfig::new(
+            let mut config = StoreConfig::new(
                 local.raft_id,
                 local.advertise_addr.clone(),
                 self.inner.dir.raft_dir(),
             );
+            let seal = self
+                .inner
+                .sealed_with
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            config.cipher = self.inner.dir.raft_cipher(seal.as_deref())?;
             let store = open_store(config, &tls).instrument(span.clone()).await?;
             let ctx = ManagerCtx::new(store.clone(), local.node_id.clone());
             (Some(store), Some(ctx))
