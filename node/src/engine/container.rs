@@ -90,8 +90,12 @@ impl Container {
         (r, guard.clone())
     }
 
-    /// Name without slash.
+    /// Name without slash. Lookups by name call this for every container,
+    /// so it copies the name only, not the whole record.
     pub fn name(&self) -> String {
-        self.snapshot().name
+        match self.rec.lock() {
+            Ok(r) => r.name.clone(),
+            Err(p) => p.into_inner().name.clone(),
+        }
     }
 }
