@@ -1,7 +1,7 @@
 //! The agent's session with the dispatcher: a heartbeat to the leader every period,
 //! following the leader when it moves and failing over across the known managers.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use shoal_scheduler::model::node::{NodeDescription, NodeRole};
@@ -9,21 +9,28 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use super::join::channel;
+use super::join::{ManagerIds, manager_channel};
 use super::local::Certs;
 use super::pb::cluster_client::ClusterClient;
 use super::rpc::{HeartbeatRequest, HeartbeatResponse, decode, encode};
+
+/// How long a renewal or trust request waits before it is asked again (the restart it
+/// leads to replaces this agent, so only a failed one is repeated).
+const RETRY_ASK: Duration = Duration::from_secs(10);
 
 /// What the agent tells the node's cluster service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentEvent {
     /// The operator changed this node's role: renew the certificate and restart as `0`.
     RoleChange(NodeRole),
-    /// The manager list changed (persist it for restarts).
-    Managers(Vec<String>),
+    /// The manager list changed (persist it for restarts): addresses, node IDs.
+    Managers(Vec<String>, Vec<String>),
+    /// The cluster root changed (a rotation finished): trust this root from now on.
+    TrustRoot(String),
     /// The node was removed from the cluster.
     Removed,
-    /// The certificate is past half its lifetime: renew it.
+    /// The certificate reached its renewal time, or a root rotation wants one from the new
+    /// root: renew it.
     RenewCertificate,
 }
 
@@ -38,8 +45,10 @@ pub struct Agent {
     pub advertise_addr: String,
     /// Known managers, most likely leader first.
     pub managers: Arc<Mutex<Vec<String>>>,
-    /// What the node reports.
-    pub description: NodeDescription,
+    /// Node IDs of the current managers: the only peers this agent talks to.
+    pub manager_ids: ManagerIds,
+    /// What the node reports, read afresh for each heartbeat (engine labels can change).
+    pub description: Arc<RwLock<NodeDescription>>,
     /// Where role changes and removals go.
     pub events: mpsc::Sender<AgentEvent>,
 }
@@ -47,13 +56,29 @@ pub struct Agent {
 impl Agent {
     fn client(&self, addr: &str) -> Option<ClusterClient<Channel>> {
         let chain = format!("{}\n{}", self.certs.cert_pem.trim_end(), self.certs.ca_pem);
-        channel(
+        manager_channel(
             addr,
             &self.certs.ca_pem,
-            Some((&chain, &self.certs.key_pem)),
+            &chain,
+            &self.certs.key_pem,
+            self.manager_ids.clone(),
         )
+        .inspect_err(|e| tracing::warn!(manager = %addr, error = %e, "no channel to manager"))
         .ok()
         .map(ClusterClient::new)
+    }
+
+    /// What to ask of the node service after a heartbeat told us the cluster's `root`:
+    /// a certificate from the key that signs now, then trust in the current root.
+    fn root_event(&self, root: &super::rpc::RootInfo) -> Option<AgentEvent> {
+        let mine = super::ca::node_tls_info(&self.certs.cert_pem, &self.certs.ca_pem).ok()?;
+        if mine.cert_issuer_public_key != root.signer_public_key {
+            Some(AgentEvent::RenewCertificate)
+        } else if !super::ca::same_certificate(&root.trust_root, &self.certs.ca_pem) {
+            Some(AgentEvent::TrustRoot(root.trust_root.clone()))
+        } else {
+            None
+        }
     }
 
     /// Heartbeats until `stop`.
@@ -62,16 +87,21 @@ impl Agent {
         let mut redirect: Option<String> = None;
         let mut clients: std::collections::HashMap<String, ClusterClient<Channel>> =
             Default::default();
-        let mut renewal_asked = false;
+        // Renew at a random point in 50-80% of the lifetime (swarmkit's rule); a request
+        // that did not lead to a restart is repeated after a while.
+        let renew_at = super::ca::validity(&self.certs.cert_pem)
+            .map(|(nb, na)| super::ca::random_renewal_time(nb, na))
+            .ok();
+        let mut asked: Option<std::time::Instant> = None;
+        let tls_info = super::ca::node_tls_info(&self.certs.cert_pem, &self.certs.ca_pem).ok();
         // Only a node the dispatcher has accepted before can learn it was removed: right
         // after init or join the node object may not be applied on the leader yet.
         let mut registered = false;
         loop {
-            if !renewal_asked
-                && let Ok((nb, na)) = super::ca::validity(&self.certs.cert_pem)
-                && super::ca::needs_renewal(nb, na, std::time::SystemTime::now())
-            {
-                renewal_asked = true;
+            let may_ask = asked.is_none_or(|t| t.elapsed() > RETRY_ASK);
+            if may_ask && renew_at.is_some_and(|t| std::time::SystemTime::now() >= t) {
+                asked = Some(std::time::Instant::now());
+                tracing::info!("certificate reached its renewal time");
                 let _ = self.events.send(AgentEvent::RenewCertificate).await;
             }
             let managers = self
@@ -90,8 +120,14 @@ impl Agent {
                         clients.insert(addr.clone(), c.clone());
                     }),
                 };
+                let mut description = self
+                    .description
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                description.tls_info = tls_info.clone();
                 let req = HeartbeatRequest {
-                    description: self.description.clone(),
+                    description,
                     advertise_addr: self.advertise_addr.clone(),
                 };
                 let result = match (client, encode(&req)) {
@@ -109,6 +145,8 @@ impl Agent {
                         period_ms,
                         managers: new_managers,
                         desired_role,
+                        manager_ids,
+                        root,
                     }) => {
                         // Keep talking to this leader: put it first.
                         let mut list = vec![addr.clone()];
@@ -119,10 +157,38 @@ impl Agent {
                             *cur = list.clone();
                             changed
                         };
+                        let ids_changed = {
+                            let mut cur =
+                                self.manager_ids.write().unwrap_or_else(|e| e.into_inner());
+                            let changed = !manager_ids.is_empty() && *cur != manager_ids;
+                            if changed {
+                                *cur = manager_ids.clone();
+                            }
+                            changed
+                        };
+                        if ids_changed {
+                            // Open connections were checked against the old list.
+                            clients.retain(|a, _| *a == addr);
+                        }
                         target_idx = 0;
                         registered = true;
-                        if changed {
-                            let _ = self.events.send(AgentEvent::Managers(list)).await;
+                        if changed || ids_changed {
+                            let ids = self
+                                .manager_ids
+                                .read()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .clone();
+                            let _ = self.events.send(AgentEvent::Managers(list, ids)).await;
+                        }
+                        if asked.is_none_or(|t| t.elapsed() > RETRY_ASK)
+                            && let Some(ev) = root.as_ref().and_then(|r| self.root_event(r))
+                        {
+                            asked = Some(std::time::Instant::now());
+                            tracing::info!(
+                                renew = ev == AgentEvent::RenewCertificate,
+                                "the cluster root CA changed"
+                            );
+                            let _ = self.events.try_send(ev);
                         }
                         // Repeated each heartbeat until the node restarts with the role
                         // (a reissue that failed, e.g. to a manager that just lost

@@ -1,15 +1,15 @@
-//! Manager-side cluster logic: the join CA endpoint, the dispatcher (agent sessions on the
-//! leader), certificate renewal, and the leader's loop that keeps node liveness, manager
-//! status and Raft membership in line with the node objects (swarmkit's dispatcher and
-//! role manager).
+//! Manager-side cluster logic: the join CA endpoint, certificate renewal, and the leader's
+//! loop that keeps Raft membership in line with the node objects (swarmkit's role manager).
+//! Agent sessions, node liveness and task assignments are the dispatcher's
+//! (`super::dispatcher`).
 //!
 //! Single writer per field: `status`/`description` are written by the leader's dispatcher,
-//! `role`/`manager_status` by the leader's membership loop (and by renew on promotion),
-//! `spec` by the control API.
+//! `role` by the leader's membership loop (and by renew on promotion), `spec` by the control
+//! API.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::ChangeMembers;
 use sha2::{Digest, Sha256};
@@ -21,14 +21,9 @@ use shoal_scheduler::model::{Cluster, ClusterCommand, Meta, Node, NodeId, StoreO
 use tokio_util::sync::CancellationToken;
 
 use super::ca::{NodeIdentity, parse_join_token, sign_node_cert};
-use super::rpc::{
-    HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, MembershipRequest,
-    RenewRequest, RenewResponse,
-};
+use super::rpc::{JoinRequest, JoinResponse, MembershipRequest, RenewRequest, RenewResponse};
 use super::{ClusterError, store_err};
 
-/// Missed heartbeat periods before a node is marked down (swarmkit's grace multiplier).
-const GRACE_PERIODS: u32 = 3;
 /// How often the leader loop runs.
 const LOOP_PERIOD: Duration = Duration::from_millis(500);
 /// How long one add-learner attempt may wait for a new manager to catch up.
@@ -42,6 +37,37 @@ pub fn raft_id_for(node_id: &str) -> u64 {
     b.copy_from_slice(&d[..8]);
     // Raft id 0 is valid in openraft but confusing in logs; keep ids non-zero.
     u64::from_be_bytes(b) | 1
+}
+
+/// Raft RPC authorization for this node's store: a manager certificate may only act as
+/// the Raft id derived from its node ID, so a removed or demoted manager (on the store's
+/// removed-member list) is refused even with a certificate that has not expired.
+pub fn raft_peer_auth() -> shoal_raft::network::PeerAuth {
+    shoal_raft::network::PeerAuth {
+        raft_id_of: Some(std::sync::Arc::new(raft_id_for)),
+        check: None,
+    }
+}
+
+/// Test-only hook: a node certificate lifetime in seconds that overrides the swarm's
+/// `--cert-expiry` (which Docker keeps at 1h or more), so tests see renewal without
+/// waiting hours. Read from the managers' environment; never set outside tests.
+pub const TEST_CERT_EXPIRY_ENV: &str = "SHOAL_TEST_NODE_CERT_EXPIRY_SECS";
+
+/// How long node certificates issued under `spec` are valid.
+pub fn node_cert_expiry(spec: &shoal_scheduler::model::ClusterSpec) -> Duration {
+    if let Some(secs) = std::env::var(TEST_CERT_EXPIRY_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+    {
+        return Duration::from_secs(secs);
+    }
+    Duration::from_nanos(
+        u64::try_from(spec.ca_config.node_cert_expiry_ns)
+            .unwrap_or(0)
+            .max(3_600_000_000_000),
+    )
 }
 
 /// The proposer's clock as a model timestamp.
@@ -68,24 +94,30 @@ pub fn host_of(addr: &str) -> String {
 pub struct ManagerCtx {
     store: ClusterStore,
     node_id: String,
-    /// Last heartbeat per node ID (on the leader).
-    sessions: Mutex<HashMap<String, Instant>>,
-    /// When this manager last became leader (for the liveness grace period).
-    leader_since: Mutex<Option<Instant>>,
     /// Applied index at the last spec-driven snapshot trigger (one build at a time).
     last_snapshot_trigger: Mutex<u64>,
+    /// The log broker (serves `docker service logs` while this manager leads).
+    logs: Arc<super::logs::broker::LogBroker>,
 }
 
 impl ManagerCtx {
     /// A context for the manager `node_id` over `store`.
-    pub fn new(store: ClusterStore, node_id: String) -> Arc<Self> {
+    pub fn new(
+        store: ClusterStore,
+        node_id: String,
+        logs: Arc<super::logs::broker::LogBroker>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             node_id,
-            sessions: Mutex::default(),
-            leader_since: Mutex::default(),
             last_snapshot_trigger: Mutex::default(),
+            logs,
         })
+    }
+
+    /// The log broker.
+    pub fn logs(&self) -> &Arc<super::logs::broker::LogBroker> {
+        &self.logs
     }
 
     /// The replicated store.
@@ -154,7 +186,32 @@ impl ManagerCtx {
         })
     }
 
-    fn heartbeat_period(&self) -> Duration {
+    /// Node IDs of every manager.
+    pub fn manager_ids(&self) -> Vec<String> {
+        self.store.read(|s| {
+            s.nodes()
+                .iter()
+                .filter(|n| n.role == NodeRole::Manager)
+                .map(|n| n.id.to_string())
+                .collect()
+        })
+    }
+
+    /// The root nodes should trust and the key that signs certificates now.
+    pub fn root_info(&self) -> Result<super::rpc::RootInfo, ClusterError> {
+        let c = self.cluster()?;
+        let signer = match &c.root_ca.root_rotation {
+            Some(r) => &r.ca_cert_pem,
+            None => &c.root_ca.ca_cert_pem,
+        };
+        Ok(super::rpc::RootInfo {
+            trust_root: c.root_ca.ca_cert_pem.clone(),
+            signer_public_key: super::ca::public_key_of(signer)?,
+        })
+    }
+
+    /// The swarm's dispatcher heartbeat period (at least 100 ms).
+    pub(crate) fn heartbeat_period(&self) -> Duration {
         let ns = self
             .cluster()
             .map(|c| c.spec.dispatcher.heartbeat_period_ns)
@@ -162,12 +219,33 @@ impl ManagerCtx {
         Duration::from_nanos(u64::try_from(ns).unwrap_or(5_000_000_000).max(100_000_000))
     }
 
-    fn cert_expiry(cluster: &Cluster) -> Duration {
-        Duration::from_nanos(
-            u64::try_from(cluster.spec.ca_config.node_cert_expiry_ns)
-                .unwrap_or(0)
-                .max(3_600_000_000_000),
-        )
+    /// Signs a certificate for `who` with the key that signs now: the new root while a
+    /// rotation is in progress (followed by its cross-signed certificate, so nodes that
+    /// still trust only the current root verify it), else the root.
+    fn sign_for(
+        cluster: &Cluster,
+        public_key_der: &[u8],
+        who: &NodeIdentity,
+    ) -> Result<String, ClusterError> {
+        let expiry = node_cert_expiry(&cluster.spec);
+        match &cluster.root_ca.root_rotation {
+            Some(r) => {
+                let leaf =
+                    sign_node_cert(&r.ca_cert_pem, &r.ca_key_pem, public_key_der, who, expiry)?;
+                Ok(format!(
+                    "{}\n{}",
+                    leaf.trim_end(),
+                    r.cross_signed_ca_cert_pem
+                ))
+            }
+            None => sign_node_cert(
+                &cluster.root_ca.ca_cert_pem,
+                &cluster.root_ca.ca_key_pem,
+                public_key_der,
+                who,
+                expiry,
+            ),
+        }
     }
 
     /// Handles a join: checks the token, signs a certificate, records the node.
@@ -183,9 +261,9 @@ impl ManagerCtx {
         };
         parse_join_token(&req.token).map_err(|_| invalid())?;
         let tokens = &cluster.root_ca.join_tokens;
-        let role = if req.token == tokens.manager {
+        let role = if super::ca::token_matches(&req.token, &tokens.manager) {
             NodeRole::Manager
-        } else if req.token == tokens.worker {
+        } else if super::ca::token_matches(&req.token, &tokens.worker) {
             NodeRole::Worker
         } else {
             return Err(invalid());
@@ -197,13 +275,7 @@ impl ManagerCtx {
             role,
             cluster_id: cluster.id.to_string(),
         };
-        let cert_pem = sign_node_cert(
-            &cluster.root_ca.ca_cert_pem,
-            &cluster.root_ca.ca_key_pem,
-            &req.public_key_der,
-            &who,
-            Self::cert_expiry(&cluster),
-        )?;
+        let cert_pem = Self::sign_for(&cluster, &req.public_key_der, &who)?;
         let mut node = new_node(&node_id, role, &req.advertise_addr, &req.hostname);
         if let Some(a) = req.availability {
             node.spec.availability = a;
@@ -214,8 +286,10 @@ impl ManagerCtx {
             .map_err(store_err)?;
         tracing::info!(node.id = %node_id, ?role, addr = %req.advertise_addr, "node joined");
         let mut managers = self.manager_addrs();
+        let mut manager_ids = self.manager_ids();
         if role == NodeRole::Manager {
             managers.push(req.advertise_addr.clone());
+            manager_ids.push(node_id.clone());
         }
         Ok(JoinResponse {
             node_id,
@@ -225,72 +299,18 @@ impl ManagerCtx {
             cert_pem,
             ca_pem: cluster.root_ca.ca_cert_pem.clone(),
             managers,
+            manager_ids,
         })
     }
 
     /// The role a node should hold now: a promotion takes effect at once (the node renews
     /// and starts Raft), a demotion only once the leader has taken it out of Raft.
-    fn desired_role(node: &Node) -> NodeRole {
+    pub(crate) fn desired_role(node: &Node) -> NodeRole {
         if node.spec.role == NodeRole::Manager {
             NodeRole::Manager
         } else {
             node.role
         }
-    }
-
-    /// Records an agent heartbeat (leader only; others redirect to the leader).
-    pub async fn heartbeat(
-        &self,
-        who: &NodeIdentity,
-        hb: HeartbeatRequest,
-    ) -> Result<HeartbeatResponse, ClusterError> {
-        if !self.is_leader() {
-            let leader = self
-                .store
-                .leader()
-                .filter(|l| l.id != self.store.id())
-                .and_then(|l| l.node)
-                .map(|n| n.addr);
-            return Ok(HeartbeatResponse::NotLeader { leader });
-        }
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(who.node_id.clone(), Instant::now());
-        let Some(node) = self
-            .store
-            .read(|s| s.nodes().get(&NodeId::new(who.node_id.as_str())).cloned())
-        else {
-            return Ok(HeartbeatResponse::Removed);
-        };
-        let addr = host_of(&hb.advertise_addr);
-        if node.status.state != NodeState::Ready
-            || node.description.as_ref() != Some(&hb.description)
-            || node.status.addr != addr
-        {
-            let mut n = node.clone();
-            n.status = NodeStatus {
-                state: NodeState::Ready,
-                message: String::new(),
-                addr,
-            };
-            n.description = Some(hb.description);
-            n.meta.updated_at = now();
-            // A conflicting write (e.g. a concurrent node update) is retried by the next
-            // heartbeat, so it is not an error for the agent.
-            if let Err(e) = self
-                .store
-                .propose(ClusterCommand::Update(StoreObject::Node(n)))
-                .await
-            {
-                tracing::debug!(node.id = %who.node_id, error = %e, "node status update deferred");
-            }
-        }
-        Ok(HeartbeatResponse::Ok {
-            period_ms: u64::try_from(self.heartbeat_period().as_millis()).unwrap_or(5000),
-            managers: self.manager_addrs(),
-            desired_role: Self::desired_role(&node),
-        })
     }
 
     /// Issues a fresh certificate for the caller with the role it should hold now.
@@ -329,21 +349,20 @@ impl ManagerCtx {
                 .map_err(store_err)?;
             tracing::info!(node.id = %who.node_id, "node promoted to manager");
         }
-        let cert_pem = sign_node_cert(
-            &cluster.root_ca.ca_cert_pem,
-            &cluster.root_ca.ca_key_pem,
+        let cert_pem = Self::sign_for(
+            &cluster,
             &req.public_key_der,
             &NodeIdentity {
                 node_id: who.node_id.clone(),
                 role,
                 cluster_id: cluster.id.to_string(),
             },
-            Self::cert_expiry(&cluster),
         )?;
         Ok(RenewResponse {
             cert_pem,
             role,
             raft_id,
+            ca_pem: cluster.root_ca.ca_cert_pem.clone(),
         })
     }
 
@@ -431,20 +450,58 @@ impl ManagerCtx {
     async fn round(&self) {
         self.snapshot_per_spec().await;
         if !self.is_leader() {
-            *self.leader_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return;
         }
-        let since = *self
-            .leader_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert_with(Instant::now);
         if let Err(e) = self.reconcile_membership().await {
             tracing::warn!(error = %e, "raft membership reconcile failed");
         }
-        if let Err(e) = self.update_statuses(since).await {
-            tracing::debug!(error = %e, "node status update failed");
+        if let Err(e) = self.finish_root_rotation().await {
+            tracing::warn!(error = %e, "root rotation step failed");
         }
+    }
+
+    /// Ends a root rotation once every node that is not down reports a certificate from
+    /// the new root (swarmkit's CA reconciler): the new root replaces the old one, and both
+    /// join tokens change, since they embed the root's digest. Nodes then move their trust
+    /// to the new root as their heartbeats tell them.
+    async fn finish_root_rotation(&self) -> Result<(), ClusterError> {
+        let cluster = self.cluster()?;
+        let Some(rot) = cluster.root_ca.root_rotation.as_ref() else {
+            return Ok(());
+        };
+        let want = super::ca::public_key_of(&rot.ca_cert_pem)?;
+        let pending: Vec<String> = self.store.read(|s| {
+            s.nodes()
+                .iter()
+                .filter(|n| n.status.state != NodeState::Down)
+                .filter(|n| {
+                    n.description
+                        .as_ref()
+                        .and_then(|d| d.tls_info.as_ref())
+                        .is_none_or(|t| t.cert_issuer_public_key != want)
+                })
+                .map(|n| n.id.to_string())
+                .collect()
+        });
+        if !pending.is_empty() {
+            tracing::debug!(?pending, "root rotation waits for nodes to renew");
+            return Ok(());
+        }
+        let mut c = cluster.clone();
+        let digest = super::ca::ca_digest_base36(&rot.ca_cert_pem)?;
+        c.root_ca.ca_cert_pem = rot.ca_cert_pem.clone();
+        c.root_ca.ca_key_pem = rot.ca_key_pem.clone();
+        c.root_ca.ca_cert_digest = format!("sha256:{digest}");
+        c.root_ca.join_tokens.worker = super::ca::new_join_token(&digest);
+        c.root_ca.join_tokens.manager = super::ca::new_join_token(&digest);
+        c.root_ca.root_rotation = None;
+        c.meta.updated_at = now();
+        self.store
+            .propose(ClusterCommand::Update(StoreObject::Cluster(c)))
+            .await
+            .map_err(store_err)?;
+        tracing::info!("root CA rotation complete; join tokens changed");
+        Ok(())
     }
 
     /// Applies the swarm spec's `Raft.SnapshotInterval` live: openraft's own policy is fixed
@@ -569,49 +626,6 @@ impl ManagerCtx {
                     tracing::info!(node.id = %node.id, "node demoted to worker");
                 }
             }
-        }
-        Ok(())
-    }
-
-    async fn update_statuses(&self, leader_since: Instant) -> Result<(), ClusterError> {
-        let grace = self.heartbeat_period() * GRACE_PERIODS;
-        let sessions = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let my_raft_id = self.store.id();
-        let nodes: Vec<Node> = self.store.read(|s| s.nodes().iter().cloned().collect());
-        let mut updates = Vec::new();
-        for node in nodes {
-            let last = sessions
-                .get(node.id.as_str())
-                .copied()
-                .unwrap_or(leader_since);
-            let alive = last.elapsed() < grace;
-            let mut n = node.clone();
-            if n.status.state == NodeState::Ready && !alive {
-                n.status.state = NodeState::Down;
-                n.status.message = "heartbeat failure".into();
-            }
-            if let Some(ms) = n.manager_status.as_mut() {
-                ms.leader = ms.raft_id == my_raft_id;
-                ms.reachability = if ms.leader || (alive && n.status.state == NodeState::Ready) {
-                    Reachability::Reachable
-                } else {
-                    Reachability::Unreachable
-                };
-            }
-            if n != node {
-                n.meta.updated_at = now();
-                updates.push(ClusterCommand::Update(StoreObject::Node(n)));
-            }
-        }
-        if !updates.is_empty() {
-            self.store
-                .propose(ClusterCommand::Batch(updates))
-                .await
-                .map_err(store_err)?;
         }
         Ok(())
     }

@@ -11,6 +11,8 @@ use shoal_scheduler::model::node::{NodeDescription, NodeRole};
 use tonic::{Request, Response, Status};
 
 use super::ca::{NodeIdentity, identity_from_der};
+use super::dispatcher::Dispatcher;
+use super::dispatcher::wire::StatusReport;
 use super::manager::ManagerCtx;
 use super::pb;
 use super::pb::cluster_server::Cluster;
@@ -48,6 +50,9 @@ pub struct JoinResponse {
     pub ca_pem: String,
     /// Current manager addresses.
     pub managers: Vec<String>,
+    /// Node IDs of the current managers.
+    #[serde(default)]
+    pub manager_ids: Vec<String>,
 }
 
 /// An agent heartbeat (the first one registers the session).
@@ -70,6 +75,13 @@ pub enum HeartbeatResponse {
         managers: Vec<String>,
         /// The role the operator wants this node to have (promote/demote).
         desired_role: NodeRole,
+        /// Node IDs of the current managers: the agent accepts only these as managers.
+        #[serde(default)]
+        manager_ids: Vec<String>,
+        /// The cluster's root and the key that signs certificates now: a node renews when
+        /// its certificate is from another issuer and moves its trust when the root changed.
+        #[serde(default)]
+        root: Option<RootInfo>,
     },
     /// This manager is not the leader; talk to `leader` instead.
     NotLeader {
@@ -78,6 +90,16 @@ pub enum HeartbeatResponse {
     },
     /// The node was removed from the cluster (`docker node rm`).
     Removed,
+}
+
+/// The trust a node should hold, as its heartbeat tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootInfo {
+    /// PEM of the cluster root CA certificate.
+    pub trust_root: String,
+    /// SubjectPublicKeyInfo (DER) of the CA that signs certificates now (the new root
+    /// while a rotation is in progress).
+    pub signer_public_key: Vec<u8>,
 }
 
 /// A request for a fresh certificate (renewal or role change) for the caller's node.
@@ -98,6 +120,9 @@ pub struct RenewResponse {
     pub role: NodeRole,
     /// The node's Raft id.
     pub raft_id: u64,
+    /// The root the node should trust (the cluster's current root).
+    #[serde(default)]
+    pub ca_pem: String,
 }
 
 /// Membership requests a manager sends the leader.
@@ -133,24 +158,120 @@ fn caller<T>(req: &Request<T>) -> Result<NodeIdentity, Status> {
 /// dockerd's "not a swarm manager" text.
 #[derive(Debug, Clone)]
 pub struct ClusterRpc {
-    manager: Option<Arc<ManagerCtx>>,
+    dispatcher: Option<Arc<Dispatcher>>,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 impl ClusterRpc {
-    /// A service for this node's role.
-    pub fn new(manager: Option<Arc<ManagerCtx>>) -> pb::cluster_server::ClusterServer<Self> {
-        pb::cluster_server::ClusterServer::new(Self { manager })
+    /// A service for this node's role (`dispatcher` on managers); streams end on `stop`.
+    pub fn new(
+        dispatcher: Option<Arc<Dispatcher>>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> pb::cluster_server::ClusterServer<Self> {
+        pb::cluster_server::ClusterServer::new(Self { dispatcher, stop })
+    }
+
+    fn dispatcher(&self) -> Result<&Arc<Dispatcher>, Status> {
+        self.dispatcher
+            .as_ref()
+            .ok_or_else(|| Status::unavailable(super::NOT_MANAGER))
     }
 
     fn manager(&self) -> Result<&Arc<ManagerCtx>, Status> {
-        self.manager
-            .as_ref()
-            .ok_or_else(|| Status::unavailable(super::NOT_MANAGER))
+        self.dispatcher().map(|d| d.ctx())
+    }
+
+    /// The manager, if it is the leader (only the leader's broker holds agents' sessions).
+    fn leader(&self) -> Result<&Arc<ManagerCtx>, Status> {
+        let m = self.manager()?;
+        if !m.is_leader() {
+            return Err(Status::unavailable("not the leader"));
+        }
+        Ok(m)
     }
 }
 
 #[tonic::async_trait]
 impl Cluster for ClusterRpc {
+    type AssignmentsStream = futures::stream::BoxStream<'static, Result<pb::Msg, Status>>;
+    type LogSubscriptionsStream = super::logs::serve::MsgStream;
+    type PublishLogsStream = super::logs::serve::MsgStream;
+    type SubscribeLogsStream = super::logs::serve::MsgStream;
+
+    async fn log_subscriptions(
+        &self,
+        req: Request<pb::Msg>,
+    ) -> Result<Response<Self::LogSubscriptionsStream>, Status> {
+        let who = caller(&req)?;
+        let m = self.leader()?;
+        Ok(Response::new(super::logs::serve::agent_subscriptions(
+            m.logs(),
+            shoal_scheduler::model::NodeId::new(who.node_id.as_str()),
+            self.stop.child_token(),
+        )))
+    }
+
+    async fn publish_logs(
+        &self,
+        req: Request<tonic::Streaming<pb::Msg>>,
+    ) -> Result<Response<Self::PublishLogsStream>, Status> {
+        let who = caller(&req)?;
+        let m = self.leader()?;
+        Ok(Response::new(super::logs::serve::publish(
+            m.logs().clone(),
+            shoal_scheduler::model::NodeId::new(who.node_id.as_str()),
+            req.into_inner(),
+        )))
+    }
+
+    async fn subscribe_logs(
+        &self,
+        req: Request<pb::Msg>,
+    ) -> Result<Response<Self::SubscribeLogsStream>, Status> {
+        let who = caller(&req)?;
+        if who.role != NodeRole::Manager {
+            return Err(Status::permission_denied(
+                "only managers may read task logs",
+            ));
+        }
+        let m = self.leader()?;
+        let r: super::logs::wire::LogRequest = decode(req.get_ref())?;
+        Ok(Response::new(super::logs::serve::forwarded(m.logs(), r)))
+    }
+
+    async fn assignments(
+        &self,
+        req: Request<pb::Msg>,
+    ) -> Result<Response<Self::AssignmentsStream>, Status> {
+        use futures::StreamExt;
+        let who = caller(&req)?;
+        let d = self.dispatcher()?;
+        if !d.ctx().is_leader() {
+            return Err(Status::unavailable("not the leader"));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(d.clone().assignments(
+            shoal_scheduler::model::NodeId::new(who.node_id.as_str()),
+            tx,
+            self.stop.child_token(),
+        ));
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|b| encode(&b));
+        Ok(Response::new(stream.boxed()))
+    }
+
+    async fn update_task_status(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
+        let who = caller(&req)?;
+        let d = self.dispatcher()?;
+        let report: StatusReport = decode(req.get_ref())?;
+        d.update_task_status(
+            shoal_scheduler::model::NodeId::new(who.node_id.as_str()),
+            report.updates,
+        )
+        .await
+        .map_err(|e| e.to_status())?;
+        Ok(Response::new(encode(&())?))
+    }
+
     async fn join(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
         let m = self.manager()?;
         let join: JoinRequest = decode(req.get_ref())?;
@@ -160,9 +281,9 @@ impl Cluster for ClusterRpc {
 
     async fn heartbeat(&self, req: Request<pb::Msg>) -> Result<Response<pb::Msg>, Status> {
         let who = caller(&req)?;
-        let m = self.manager()?;
+        let d = self.dispatcher()?;
         let hb: HeartbeatRequest = decode(req.get_ref())?;
-        let resp = m.heartbeat(&who, hb).await.map_err(|e| e.to_status())?;
+        let resp = d.heartbeat(&who, hb).await.map_err(|e| e.to_status())?;
         Ok(Response::new(encode(&resp)?))
     }
 

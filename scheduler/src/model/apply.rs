@@ -6,6 +6,9 @@
 //! - an update must carry the version it read, else "update out of sequence";
 //! - create fails if the ID, or the unique name of a named kind, is taken;
 //! - a task's observed state only moves forward;
+//! - a secret's or config's data never changes (only labels may), and one referenced by a
+//!   service cannot be deleted (swarmkit checks both in its control API; here they hold for
+//!   every proposer, with no read-check-write race between managers);
 //! - a command (a batch included) applies completely or not at all.
 //!
 //! No clocks, no randomness: the same state and command always give the same result.
@@ -45,6 +48,19 @@ pub enum ApplyError {
         /// The taken name.
         name: String,
     },
+    /// A secret or config still referenced by services. Docker's text (swarmkit controlapi).
+    #[error("{kind} '{name}' is in use by the following {}: {}", if services.len() == 1 { "service" } else { "services" }, services.join(", "))]
+    InUse {
+        /// Secret or config.
+        kind: ObjectKind,
+        /// Its name.
+        name: String,
+        /// Names of the services using it, sorted.
+        services: Vec<String>,
+    },
+    /// An update tried to change a secret's or config's data. Docker's text.
+    #[error("only updates to Labels are allowed")]
+    Immutable(ObjectRef),
     /// A task's state would move backwards.
     #[error("task {task}: {source}")]
     InvalidTransition {
@@ -121,10 +137,30 @@ impl ClusterState {
                     self.update(index, o, undo, events)
                 }
                 StoreObject::Network(o) => self.update(index, o, undo, events),
-                StoreObject::Secret(o) => self.update(index, o, undo, events),
-                StoreObject::Config(o) => self.update(index, o, undo, events),
+                StoreObject::Secret(o) => {
+                    if let Some(cur) = self.secrets().get(&o.id)
+                        && (cur.spec.data != o.spec.data
+                            || cur.spec.name != o.spec.name
+                            || cur.spec.templating != o.spec.templating
+                            || cur.spec.driver != o.spec.driver)
+                    {
+                        return Err(ApplyError::Immutable(o.object_ref()));
+                    }
+                    self.update(index, o, undo, events)
+                }
+                StoreObject::Config(o) => {
+                    if let Some(cur) = self.configs().get(&o.id)
+                        && (cur.spec.data != o.spec.data
+                            || cur.spec.name != o.spec.name
+                            || cur.spec.templating != o.spec.templating)
+                    {
+                        return Err(ApplyError::Immutable(o.object_ref()));
+                    }
+                    self.update(index, o, undo, events)
+                }
             },
             ClusterCommand::Delete(r) => {
+                self.check_not_in_use(&r)?;
                 let prev = self
                     .remove(&r)
                     .ok_or_else(|| ApplyError::NotFound(r.clone()))?;
@@ -139,6 +175,51 @@ impl ClusterState {
                 Ok(())
             }
         }
+    }
+
+    /// Names of the services whose container spec satisfies `uses`.
+    fn services_referencing(
+        &self,
+        uses: impl Fn(&super::task::ContainerSpec) -> bool,
+    ) -> Vec<String> {
+        self.services()
+            .iter()
+            .filter(|svc| uses(&svc.spec.task_template.container))
+            .map(|svc| svc.spec.name.clone())
+            .collect()
+    }
+
+    /// Refuses to delete a secret or config that a service's spec references.
+    fn check_not_in_use(&self, r: &ObjectRef) -> Result<(), ApplyError> {
+        let (kind, name, services): (ObjectKind, String, Vec<String>) = match r {
+            ObjectRef::Secret(id) => {
+                let Some(s) = self.secrets().get(id) else {
+                    return Ok(());
+                };
+                let users =
+                    self.services_referencing(|c| c.secrets.iter().any(|x| &x.secret_id == id));
+                (ObjectKind::Secret, s.spec.name.clone(), users)
+            }
+            ObjectRef::Config(id) => {
+                let Some(c) = self.configs().get(id) else {
+                    return Ok(());
+                };
+                let users =
+                    self.services_referencing(|c| c.configs.iter().any(|x| &x.config_id == id));
+                (ObjectKind::Config, c.spec.name.clone(), users)
+            }
+            _ => return Ok(()),
+        };
+        if services.is_empty() {
+            return Ok(());
+        }
+        let mut services = services;
+        services.sort();
+        Err(ApplyError::InUse {
+            kind,
+            name,
+            services,
+        })
     }
 
     fn create<T: Object>(

@@ -13,15 +13,14 @@ fn t(n: i64) -> Timestamp {
 }
 
 fn service(id: &str, name: &str) -> Service {
-    Service {
-        id: ServiceId::new(id),
-        meta: Meta::new(t(1)),
-        spec: ServiceSpec {
+    Service::new(
+        ServiceId::new(id),
+        ServiceSpec {
             name: name.into(),
             ..Default::default()
         },
-        previous_spec: None,
-    }
+        t(1),
+    )
 }
 
 fn node(id: &str) -> Node {
@@ -40,16 +39,11 @@ fn node(id: &str) -> Node {
 }
 
 fn task(id: &str, svc: &str, node: Option<&str>) -> Task {
-    Task {
-        id: TaskId::new(id),
-        meta: Meta::new(t(1)),
-        service_id: ServiceId::new(svc),
-        slot: 1,
-        node_id: node.map(NodeId::new),
-        spec: Default::default(),
-        desired_state: TaskState::Running,
-        status: TaskStatus::default(),
-    }
+    let mut s = service(svc, "x");
+    s.spec_version = 0;
+    let mut task = Task::new(TaskId::new(id), &s, 1, node.map(NodeId::new), t(1));
+    task.status = TaskStatus::default();
+    task
 }
 
 fn create(o: impl Into<StoreObject>) -> ClusterCommand {
@@ -340,4 +334,73 @@ fn stale_task_update_is_out_of_sequence_before_transition_check() {
         .apply(3, ClusterCommand::Update(stale.into()))
         .unwrap_err();
     assert_eq!(err.to_string(), "update out of sequence");
+}
+
+fn secret(id: &str, name: &str) -> Secret {
+    Secret {
+        id: SecretId::new(id),
+        meta: Meta::new(t(1)),
+        spec: SecretSpec {
+            name: name.into(),
+            data: b"x".to_vec(),
+            ..Default::default()
+        },
+    }
+}
+
+#[test]
+fn secret_data_is_immutable_but_labels_change() {
+    let mut s = ClusterState::default();
+    s.apply(1, create(secret("x1", "pw"))).unwrap();
+    let mut upd = s.secrets().get(&SecretId::new("x1")).unwrap().clone();
+    upd.spec.labels.insert("a".into(), "b".into());
+    s.apply(2, ClusterCommand::Update(upd.clone().into()))
+        .unwrap();
+    let mut upd = s.secrets().get(&SecretId::new("x1")).unwrap().clone();
+    upd.spec.data = b"other".to_vec();
+    let err = s.apply(3, ClusterCommand::Update(upd.into())).unwrap_err();
+    assert_eq!(err.to_string(), "only updates to Labels are allowed");
+}
+
+#[test]
+fn secret_in_use_cannot_be_deleted() {
+    use crate::model::container::SecretReference;
+    let mut s = ClusterState::default();
+    s.apply(1, create(secret("x1", "pw"))).unwrap();
+    for (i, name) in ["web", "api"].iter().enumerate() {
+        let mut svc = service(&format!("s{i}"), name);
+        svc.spec
+            .task_template
+            .container
+            .secrets
+            .push(SecretReference {
+                secret_id: SecretId::new("x1"),
+                secret_name: "pw".into(),
+                file: None,
+            });
+        s.apply(2 + i as u64, create(svc)).unwrap();
+    }
+    let del = || ClusterCommand::Delete(ObjectRef::Secret(SecretId::new("x1")));
+    let err = s.apply(5, del()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "secret 'pw' is in use by the following services: api, web"
+    );
+    s.apply(
+        6,
+        ClusterCommand::Delete(ObjectRef::Service(ServiceId::new("s0"))),
+    )
+    .unwrap();
+    let err = s.apply(7, del()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "secret 'pw' is in use by the following service: api"
+    );
+    s.apply(
+        8,
+        ClusterCommand::Delete(ObjectRef::Service(ServiceId::new("s1"))),
+    )
+    .unwrap();
+    s.apply(9, del()).unwrap();
+    assert!(s.secrets().is_empty());
 }

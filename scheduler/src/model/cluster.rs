@@ -142,8 +142,9 @@ pub struct EncryptionConfig {
     pub auto_lock_managers: bool,
 }
 
-/// The cluster root CA as stored in Raft.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The cluster root CA as stored in Raft. `Debug` leaves the key and the
+/// tokens out, and the key is wiped from memory when dropped.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RootCa {
     /// PEM of the root CA certificate.
     pub ca_cert_pem: String,
@@ -153,15 +154,72 @@ pub struct RootCa {
     pub ca_cert_digest: String,
     /// The current join tokens.
     pub join_tokens: JoinTokens,
+    /// A root rotation in progress (`docker swarm ca --rotate`): nodes renew onto its root,
+    /// then it replaces this one.
+    #[serde(default)]
+    pub root_rotation: Option<RootRotation>,
 }
 
-/// Join tokens in Docker's format `SWMTKN-1-<CA digest>-<secret>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The new root of a rotation in progress, as swarmkit's `RootRotation`.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RootRotation {
+    /// PEM of the new root CA certificate.
+    pub ca_cert_pem: String,
+    /// PEM of the new root CA key.
+    pub ca_key_pem: String,
+    /// The new root's certificate signed by the current root: nodes that still trust only
+    /// the current root verify certificates of the new one through it.
+    pub cross_signed_ca_cert_pem: String,
+}
+
+impl std::fmt::Debug for RootRotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootRotation").finish_non_exhaustive()
+    }
+}
+
+impl Drop for RootRotation {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.ca_key_pem);
+    }
+}
+
+impl std::fmt::Debug for RootCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCa")
+            .field("ca_cert_digest", &self.ca_cert_digest)
+            .field("root_rotation", &self.root_rotation.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RootCa {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.ca_key_pem);
+    }
+}
+
+/// Join tokens in Docker's format `SWMTKN-1-<CA digest>-<secret>`. `Debug`
+/// prints neither; they are wiped from memory when dropped.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct JoinTokens {
     /// Token a worker presents to join.
     pub worker: String,
     /// Token a manager presents to join.
     pub manager: String,
+}
+
+impl std::fmt::Debug for JoinTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinTokens").finish_non_exhaustive()
+    }
+}
+
+impl Drop for JoinTokens {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.worker);
+        zeroize::Zeroize::zeroize(&mut self.manager);
+    }
 }
 
 /// An unlock key, as swarmkit's `EncryptionKey`.

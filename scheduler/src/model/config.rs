@@ -1,9 +1,13 @@
 //! Configs: non-secret data delivered to tasks as files.
+//!
+//! Like secrets, the data is immutable and a config in use cannot be deleted (see
+//! [`super::apply`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::container::Driver;
 use super::ids::ConfigId;
 use super::meta::Meta;
 
@@ -20,6 +24,7 @@ pub struct Config {
 
 /// `docker config create`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ConfigSpec {
     /// Unique config name.
     pub name: String,
@@ -27,4 +32,6 @@ pub struct ConfigSpec {
     pub labels: BTreeMap<String, String>,
     /// The config bytes (at most [`super::validate::MAX_CONFIG_SIZE`]).
     pub data: Vec<u8>,
+    /// Templating driver (`golang`): the data is expanded per task (see [`crate::template`]).
+    pub templating: Option<Driver>,
 }

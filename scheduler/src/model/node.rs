@@ -82,6 +82,21 @@ pub struct NodeDescription {
     pub resources: Resources,
     /// Engine version and `engine.labels.*`.
     pub engine: EngineDescription,
+    /// The trust root and certificate issuer the node runs with (Docker's `TLSInfo`).
+    #[serde(default)]
+    pub tls_info: Option<NodeTlsInfo>,
+}
+
+/// What a node reports about its certificates: the root it trusts and who issued its
+/// certificate. A CA rotation is complete once every node reports the new root's issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NodeTlsInfo {
+    /// PEM of the root CA certificate the node trusts.
+    pub trust_root: String,
+    /// DER of the subject of its certificate's issuer.
+    pub cert_issuer_subject: Vec<u8>,
+    /// DER (SubjectPublicKeyInfo) of its certificate's issuer's public key.
+    pub cert_issuer_public_key: Vec<u8>,
 }
 
 /// OS and CPU architecture, as Docker reports them (`linux`, `x86_64`).

@@ -136,6 +136,9 @@ impl_object!(Config, ConfigId, Config, configs, |o| Some(
 ));
 
 /// Any stored object, as carried by commands and events.
+// Services and tasks (the large variants) are most of what is stored and moved, so boxing them
+// would add an allocation to the common case without saving memory.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "object", rename_all = "lowercase")]
 pub enum StoreObject {

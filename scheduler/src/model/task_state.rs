@@ -52,6 +52,24 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state, in swarmkit's order.
+    pub const ALL: [TaskState; 14] = [
+        TaskState::New,
+        TaskState::Pending,
+        TaskState::Assigned,
+        TaskState::Accepted,
+        TaskState::Preparing,
+        TaskState::Ready,
+        TaskState::Starting,
+        TaskState::Running,
+        TaskState::Complete,
+        TaskState::Shutdown,
+        TaskState::Failed,
+        TaskState::Rejected,
+        TaskState::Remove,
+        TaskState::Orphaned,
+    ];
+
     /// Whether this state is final: nothing runs any more.
     pub fn is_terminal(self) -> bool {
         self > TaskState::Running
@@ -111,22 +129,7 @@ mod tests {
 
     #[test]
     fn states_are_ordered_as_in_swarmkit() {
-        let order = [
-            TaskState::New,
-            TaskState::Pending,
-            TaskState::Assigned,
-            TaskState::Accepted,
-            TaskState::Preparing,
-            TaskState::Ready,
-            TaskState::Starting,
-            TaskState::Running,
-            TaskState::Complete,
-            TaskState::Shutdown,
-            TaskState::Failed,
-            TaskState::Rejected,
-            TaskState::Remove,
-            TaskState::Orphaned,
-        ];
+        let order = TaskState::ALL;
         assert!(order.windows(2).all(|w| w[0] < w[1]));
         assert!(!TaskState::Running.is_terminal());
         assert!(TaskState::Complete.is_terminal());
