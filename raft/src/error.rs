@@ -69,7 +69,9 @@ impl From<ApplyError> for StoreError {
             ApplyError::OutOfSequence { .. } => StoreError::OutOfSequence(e),
             ApplyError::NotFound(_) => StoreError::NotFound(e),
             ApplyError::Exists(_) | ApplyError::NameConflict { .. } => StoreError::Conflict(e),
-            ApplyError::InvalidTransition { .. } => StoreError::InvalidArgument(e),
+            ApplyError::InvalidTransition { .. }
+            | ApplyError::InUse { .. }
+            | ApplyError::Immutable(_) => StoreError::InvalidArgument(e),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Snapshot encoding and the on-disk snapshot directory.
 //!
 //! Snapshot data (what travels to a follower and what `install_snapshot` receives) is
-//! `MAGIC || format version (u32 BE) || JSON of ClusterState`. The version lets a newer Shoal
-//! refuse, rather than misread, a snapshot format it does not know.
+//! `MAGIC || format version (u32 BE) || ClusterState`, the state in the store's binary
+//! encoding ([`crate::codec`]) in format 2, in JSON in format 1 (still read). The version
+//! lets a newer Shoal refuse, rather than misread, a snapshot format it does not know.
 //!
 //! Each snapshot file is `meta length (u32 BE) || JSON SnapshotMeta || data`, named
 //! `<index>-<seq>.snap` with zero-padded numbers so name order is age order. After saving a
@@ -20,19 +21,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use shoal_scheduler::model::ClusterState;
 
-use crate::cipher::{ValueCipher, open_opt, seal_opt};
+use crate::cipher::{ValueCipher, open_opt, seal_opt, sealed_version};
 use crate::types::typ;
 
 const MAGIC: &[u8; 8] = b"SHOALSNP";
-/// The snapshot data format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The encryption context of a snapshot file body.
+pub(crate) const SNAPSHOT_CONTEXT: &[u8] = b"snapshot";
+/// The snapshot data format this build writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The first format (JSON state): read, no longer written.
+pub const JSON_FORMAT_VERSION: u32 = 1;
 
 /// Encodes the state as snapshot data.
 pub fn encode_state(state: &ClusterState) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(4096);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
-    serde_json::to_writer(&mut out, state).map_err(io::Error::other)?;
+    out.extend_from_slice(&crate::codec::encode(state)?);
     Ok(out)
 }
 
@@ -45,12 +50,16 @@ pub fn decode_state(data: &[u8]) -> io::Result<ClusterState> {
     let mut v = [0u8; 4];
     v.copy_from_slice(&data[8..12]);
     let version = u32::from_be_bytes(v);
-    if version != FORMAT_VERSION {
-        return Err(bad(&format!(
+    let body = &data[12..];
+    match version {
+        FORMAT_VERSION => Ok(crate::codec::decode(body)?),
+        JSON_FORMAT_VERSION => {
+            serde_json::from_slice(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }
+        _ => Err(bad(&format!(
             "unsupported snapshot format version {version}"
-        )));
+        ))),
     }
-    serde_json::from_slice(&data[12..]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// The directory of snapshot files.
@@ -110,6 +119,42 @@ impl SnapshotDir {
         Ok(out)
     }
 
+    /// Seals every snapshot file not yet in the current encryption format (a plaintext file
+    /// or format 1) with this directory's cipher, atomically per file (temp file + rename).
+    /// Returns how many files it rewrote; without a cipher it does nothing.
+    pub fn reseal_files(&self) -> io::Result<usize> {
+        let Some(c) = self.cipher.as_deref() else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for (_, _, path) in self.list()? {
+            let raw = std::fs::read(&path)?;
+            let plain = match sealed_version(&raw) {
+                Some(crate::cipher::FORMAT_VERSION) => continue,
+                Some(_) => c
+                    .open(&raw)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+                // A plaintext body starts with its metadata length (u32 BE), far below 2^24.
+                None => raw,
+            };
+            let sealed = c
+                .seal_for(SNAPSHOT_CONTEXT, &plain)
+                .map_err(io::Error::other)?;
+            let tmp = path.with_extension("snap.tmp");
+            {
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(&sealed)?;
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, &path)?;
+            n += 1;
+        }
+        if n > 0 {
+            std::fs::File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(n)
+    }
+
     /// Number of snapshot files on disk.
     pub fn count(&self) -> io::Result<usize> {
         Ok(self.list()?.len())
@@ -132,7 +177,8 @@ impl SnapshotDir {
         body.extend_from_slice(&meta_len.to_be_bytes());
         body.extend_from_slice(&meta_json);
         body.extend_from_slice(data);
-        let body = seal_opt(self.cipher.as_deref(), body).map_err(io::Error::other)?;
+        let body =
+            seal_opt(self.cipher.as_deref(), SNAPSHOT_CONTEXT, body).map_err(io::Error::other)?;
         {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&body)?;
@@ -156,7 +202,7 @@ impl SnapshotDir {
             return Ok(None);
         };
         let raw = std::fs::read(path)?;
-        let raw = open_opt(self.cipher.as_deref(), &raw)
+        let raw = open_opt(self.cipher.as_deref(), SNAPSHOT_CONTEXT, &raw)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "truncated snapshot file");
         let len_bytes: [u8; 4] = raw
@@ -198,6 +244,33 @@ mod tests {
                 .contains("version 9")
         );
         assert!(decode_state(b"nope").is_err());
+    }
+
+    /// Snapshot data of format 1 (JSON state), as earlier versions sent and stored it,
+    /// still decodes; format 2 is the binary encoding.
+    #[test]
+    fn json_snapshots_of_format_1_decode() {
+        use shoal_scheduler::model::{ClusterCommand, Meta, Node, NodeId, Timestamp};
+        let mut state = ClusterState::default();
+        let node = Node {
+            id: NodeId::new("n1"),
+            meta: Meta::new(Timestamp(1)),
+            spec: Default::default(),
+            role: shoal_scheduler::model::node::NodeRole::Manager,
+            description: None,
+            status: Default::default(),
+            manager_status: None,
+        };
+        state.apply(5, ClusterCommand::Create(node.into())).unwrap();
+        let mut v1 = MAGIC.to_vec();
+        v1.extend_from_slice(&JSON_FORMAT_VERSION.to_be_bytes());
+        v1.extend_from_slice(&serde_json::to_vec(&state).unwrap());
+        assert_eq!(decode_state(&v1).unwrap(), state);
+        let v2 = encode_state(&state).unwrap();
+        assert_eq!(v2[8..12], FORMAT_VERSION.to_be_bytes());
+        assert_eq!(v2[12], crate::codec::BINARY_TAG);
+        assert_eq!(decode_state(&v2).unwrap(), state);
+        assert!(v2.len() < v1.len());
     }
 
     #[test]

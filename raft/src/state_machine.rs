@@ -23,11 +23,13 @@ use tokio::sync::broadcast;
 
 use crate::cipher::{ValueCipher, open_opt, seal_opt};
 use crate::snapshot::{SnapshotDir, decode_state, encode_state};
-use crate::types::{Response, TypeConfig, typ};
+use crate::stats::WriteCounters;
+use crate::types::{RaftId, Response, TypeConfig, typ};
 
 const OBJ_PREFIX: &[u8] = b"o/";
 const LAST_APPLIED: &[u8] = b"m/last_applied";
 const MEMBERSHIP: &[u8] = b"m/membership";
+const REMOVED: &[u8] = b"m/removed";
 
 type Result<T> = std::result::Result<T, typ::StorageError>;
 
@@ -47,6 +49,25 @@ pub(crate) struct Inner {
     pub(crate) state: ClusterState,
     pub(crate) last_applied: Option<typ::LogId>,
     pub(crate) last_membership: typ::StoredMembership,
+    /// Raft ids that were members and were removed since (swarmkit's removed-node list):
+    /// the transport refuses them even with a valid certificate. An id added back leaves it.
+    pub(crate) removed: std::collections::BTreeSet<RaftId>,
+}
+
+/// Updates the removed-member list for a change from membership `old` to `new`.
+fn track_removed(
+    removed: &mut std::collections::BTreeSet<RaftId>,
+    old: &typ::StoredMembership,
+    new: &typ::StoredMembership,
+) {
+    let now: std::collections::BTreeSet<RaftId> =
+        new.membership().nodes().map(|(id, _)| *id).collect();
+    for (id, _) in old.membership().nodes() {
+        if !now.contains(id) {
+            removed.insert(*id);
+        }
+    }
+    removed.retain(|id| !now.contains(id));
 }
 
 /// State shared by the state machine, its snapshot builders and [`crate::ClusterStore`].
@@ -59,9 +80,28 @@ pub(crate) struct Shared {
     snapshots: SnapshotDir,
     keep_old_default: u64,
     cipher: Option<Arc<ValueCipher>>,
+    pub(crate) stats: Arc<WriteCounters>,
+    /// Unit tests only: make the next apply fail after memory was changed.
+    #[cfg(test)]
+    fail_next_write: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
+    /// Unit tests inject a write failure here; production builds never fail it.
+    fn check_injected_failure(&self) -> Result<()> {
+        #[cfg(test)]
+        if self
+            .fail_next_write
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StorageIOError::write_state_machine(&std::io::Error::other(
+                "injected write failure",
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Inner> {
         // A panic while holding the lock cannot leave `Inner` half-updated in a way later
         // readers would misread more than a crash would, so poisoning is ignored.
@@ -111,19 +151,30 @@ fn obj_key(r: &ObjectRef) -> Vec<u8> {
     k
 }
 
-/// Encodes a state-tree value (encrypted when a cipher is set).
-fn json<T: serde::Serialize>(cipher: Option<&ValueCipher>, v: &T) -> Result<Vec<u8>> {
-    let plain = serde_json::to_vec(v).map_err(|e| StorageIOError::write_state_machine(&e))?;
-    seal_opt(cipher, plain).map_err(|e| StorageIOError::write_state_machine(&e).into())
+/// The encryption context of the state-tree value at `key`.
+pub(crate) fn state_context(key: &[u8]) -> Vec<u8> {
+    let mut c = b"state/".to_vec();
+    c.extend_from_slice(key);
+    c
 }
 
-/// Decodes a state-tree value written by [`json`].
+/// Encodes the state-tree value stored at `key` (encrypted, bound to `key`, when a cipher
+/// is set).
+fn json<T: serde::Serialize>(cipher: Option<&ValueCipher>, key: &[u8], v: &T) -> Result<Vec<u8>> {
+    let plain = crate::codec::encode(v).map_err(|e| StorageIOError::write_state_machine(&e))?;
+    seal_opt(cipher, &state_context(key), plain)
+        .map_err(|e| StorageIOError::write_state_machine(&e).into())
+}
+
+/// Decodes a state-tree value written by [`json`] at `key`.
 fn from_json<T: serde::de::DeserializeOwned>(
     cipher: Option<&ValueCipher>,
+    key: &[u8],
     raw: &[u8],
 ) -> Result<T> {
-    let plain = open_opt(cipher, raw).map_err(|e| StorageIOError::read_state_machine(&e))?;
-    serde_json::from_slice(&plain).map_err(|e| StorageIOError::read_state_machine(&e).into())
+    let plain = open_opt(cipher, &state_context(key), raw)
+        .map_err(|e| StorageIOError::read_state_machine(&e))?;
+    crate::codec::decode(&plain).map_err(|e| StorageIOError::read_state_machine(&e).into())
 }
 
 impl StateMachine {
@@ -145,8 +196,8 @@ impl StateMachine {
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let mut state = ClusterState::default();
         for item in tree.scan_prefix(OBJ_PREFIX) {
-            let (_, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
-            let obj: StoreObject = from_json(c, &v)?;
+            let (k, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
+            let obj: StoreObject = from_json(c, &k, &v)?;
             state.put(obj);
         }
         let read = |k: &[u8]| -> Result<Option<sled::IVec>> {
@@ -154,18 +205,23 @@ impl StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let last_applied = match read(LAST_APPLIED)? {
-            Some(v) => from_json(c, &v)?,
+            Some(v) => from_json(c, LAST_APPLIED, &v)?,
             None => None,
         };
         let last_membership = match read(MEMBERSHIP)? {
-            Some(v) => from_json(c, &v)?,
+            Some(v) => from_json(c, MEMBERSHIP, &v)?,
             None => typ::StoredMembership::default(),
+        };
+        let removed = match read(REMOVED)? {
+            Some(v) => from_json(c, REMOVED, &v)?,
+            None => Default::default(),
         };
         let (events, _) = broadcast::channel(event_capacity.max(1));
         let inner = Inner {
             state,
             last_applied,
             last_membership,
+            removed,
         };
         Ok(Self {
             shared: Arc::new(Shared {
@@ -176,6 +232,9 @@ impl StateMachine {
                 snapshots,
                 keep_old_default,
                 cipher,
+                stats: Arc::default(),
+                #[cfg(test)]
+                fail_next_write: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -197,10 +256,13 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<typ::Snapshot> {
         // Copy under the read lock (cheap next to encoding), then encode without it.
+        let copy_started = std::time::Instant::now();
         let (state, last_applied, last_membership) = {
             let i = self.shared.read();
             (i.state.clone(), i.last_applied, i.last_membership.clone())
         };
+        let copy_took = copy_started.elapsed();
+        self.shared.stats.record_snapshot_copy(copy_took);
         // The on-disk state must be at least as new as the snapshot before logs are purged.
         self.shared
             .db
@@ -231,12 +293,110 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         tracing::info!(
             raft.index = meta.last_log_id.map(|l| l.index),
             bytes = data.len(),
+            copy_ms = copy_took.as_millis(),
             "snapshot built"
         );
         Ok(typ::Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         })
+    }
+}
+
+/// What one `apply` call accumulates before it is written.
+#[derive(Default)]
+struct ApplyWork {
+    batch: sled::Batch,
+    events: Vec<StoreEvent>,
+    replies: Vec<Response>,
+    ops: usize,
+}
+
+/// Reverts object events already applied to `state`, newest first.
+fn undo(state: &mut ClusterState, events: &[StoreEvent]) {
+    for ev in events.iter().rev() {
+        match ev {
+            StoreEvent::Created(o) => {
+                state.remove(&o.object_ref());
+            }
+            StoreEvent::Updated { old, .. } => {
+                state.put(old.clone());
+            }
+            StoreEvent::Deleted(o) => {
+                state.put(o.clone());
+            }
+            StoreEvent::Commit { .. } => {}
+        }
+    }
+}
+
+impl StateMachine {
+    /// Applies `entries` to memory and stages their writes in `work`.
+    fn apply_entries<I: IntoIterator<Item = typ::Entry>>(
+        &self,
+        inner: &mut Inner,
+        entries: I,
+        work: &mut ApplyWork,
+    ) -> Result<()> {
+        for ent in entries {
+            let index = ent.log_id.index;
+            inner.last_applied = Some(ent.log_id);
+            let reply = match ent.payload {
+                EntryPayload::Blank => Response::empty(),
+                EntryPayload::Normal(req) => {
+                    work.ops += req.op_count();
+                    let result = self.apply_command(&mut inner.state, index, req.command, work)?;
+                    let mut batched = Vec::with_capacity(req.batched.len());
+                    for p in req.batched {
+                        batched.push(self.apply_command(
+                            &mut inner.state,
+                            index,
+                            p.command,
+                            work,
+                        )?);
+                    }
+                    Response { result, batched }
+                }
+                EntryPayload::Membership(m) => {
+                    let new = typ::StoredMembership::new(Some(ent.log_id), m);
+                    track_removed(&mut inner.removed, &inner.last_membership, &new);
+                    inner.last_membership = new;
+                    Response::empty()
+                }
+            };
+            work.events.push(StoreEvent::Commit { index });
+            work.replies.push(reply);
+        }
+        Ok(())
+    }
+
+    /// Applies one command (all-or-nothing on its own) and stages its object writes. The
+    /// outer error is a storage failure; the inner one is the command's own rejection.
+    fn apply_command(
+        &self,
+        state: &mut ClusterState,
+        index: u64,
+        cmd: shoal_scheduler::model::ClusterCommand,
+        work: &mut ApplyWork,
+    ) -> Result<std::result::Result<Vec<StoreEvent>, shoal_scheduler::model::ApplyError>> {
+        let c = self.shared.cipher.as_deref();
+        let result = state.apply(index, cmd);
+        if let Ok(evs) = &result {
+            // Pushed before encoding, so a failed encode still undoes this command.
+            work.events.extend(evs.iter().cloned());
+            for ev in evs {
+                match ev {
+                    StoreEvent::Created(o) | StoreEvent::Updated { new: o, .. } => {
+                        let k = obj_key(&o.object_ref());
+                        let v = json(c, &k, o)?;
+                        work.batch.insert(k, v);
+                    }
+                    StoreEvent::Deleted(o) => work.batch.remove(obj_key(&o.object_ref())),
+                    StoreEvent::Commit { .. } => {}
+                }
+            }
+        }
+        Ok(result)
     }
 }
 
@@ -248,54 +408,55 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((i.last_applied, i.last_membership.clone()))
     }
 
+    #[tracing::instrument(level = "debug", name = "raft.apply", skip_all, fields(entries, ops))]
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>>
     where
         I: IntoIterator<Item = typ::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let c = self.shared.cipher.as_deref();
+        let started = std::time::Instant::now();
         let mut inner = self.shared.write();
-        let mut batch = sled::Batch::default();
-        let mut events = Vec::new();
-        let mut replies = Vec::new();
-        for ent in entries {
-            let index = ent.log_id.index;
-            inner.last_applied = Some(ent.log_id);
-            let result = match ent.payload {
-                EntryPayload::Blank => Ok(Vec::new()),
-                EntryPayload::Normal(req) => inner.state.apply(index, req.command),
-                EntryPayload::Membership(m) => {
-                    inner.last_membership = typ::StoredMembership::new(Some(ent.log_id), m);
-                    Ok(Vec::new())
-                }
-            };
-            if let Ok(evs) = &result {
-                for ev in evs {
-                    match ev {
-                        StoreEvent::Created(o) | StoreEvent::Updated { new: o, .. } => {
-                            batch.insert(obj_key(&o.object_ref()), json(c, o)?)
-                        }
-                        StoreEvent::Deleted(o) => batch.remove(obj_key(&o.object_ref())),
-                        StoreEvent::Commit { .. } => {}
-                    }
-                }
-                events.extend(evs.iter().cloned());
-            }
-            events.push(StoreEvent::Commit { index });
-            replies.push(Response { result });
+        let before = (
+            inner.last_applied,
+            inner.last_membership.clone(),
+            inner.removed.clone(),
+        );
+        let mut work = ApplyWork::default();
+        // Memory is changed first (apply computes the events), then everything is encoded
+        // and written in one batch. If encoding or the write fails, the in-memory changes
+        // are undone from the events, so memory never runs ahead of disk.
+        let res = self
+            .apply_entries(&mut inner, entries, &mut work)
+            .and_then(|()| {
+                let c = self.shared.cipher.as_deref();
+                work.batch
+                    .insert(LAST_APPLIED, json(c, LAST_APPLIED, &inner.last_applied)?);
+                work.batch
+                    .insert(MEMBERSHIP, json(c, MEMBERSHIP, &inner.last_membership)?);
+                work.batch
+                    .insert(REMOVED, json(c, REMOVED, &inner.removed)?);
+                self.shared.check_injected_failure()?;
+                self.shared
+                    .tree
+                    .apply_batch(std::mem::take(&mut work.batch))
+                    .map_err(|e| StorageIOError::write_state_machine(&e).into())
+            });
+        if let Err(e) = res {
+            undo(&mut inner.state, &work.events);
+            (inner.last_applied, inner.last_membership, inner.removed) = before;
+            tracing::error!(error = %e, "apply failed; in-memory state rolled back");
+            return Err(e);
         }
-        batch.insert(LAST_APPLIED, json(c, &inner.last_applied)?);
-        batch.insert(MEMBERSHIP, json(c, &inner.last_membership)?);
-        self.shared
-            .tree
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_state_machine(&e))?;
-        for ev in events {
+        let span = tracing::Span::current();
+        span.record("entries", work.replies.len());
+        span.record("ops", work.ops);
+        for ev in work.events {
             // No receiver is fine: nobody is watching.
             let _ = self.shared.events.send(WatchMsg::Event(ev));
         }
         drop(inner);
-        Ok(replies)
+        self.shared.stats.record_apply(work.ops, started.elapsed());
+        Ok(work.replies)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -315,38 +476,59 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<()> {
         let sig = Some(meta.signature());
         let data = snapshot.into_inner();
-        let (state, data) =
-            tokio::task::spawn_blocking(move || decode_state(&data).map(|s| (s, data)))
-                .await
-                .map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?
-                .map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
-
-        // Replace the on-disk state in one atomic batch: drop every old object, write the new.
-        let c = self.shared.cipher.as_deref();
-        let mut batch = sled::Batch::default();
-        for k in self.shared.tree.scan_prefix(OBJ_PREFIX).keys() {
-            batch.remove(k.map_err(|e| StorageIOError::write_state_machine(&e))?);
-        }
-        for obj in state.all_objects() {
-            batch.insert(obj_key(&obj.object_ref()), json(c, &obj)?);
-        }
-        batch.insert(LAST_APPLIED, json(c, &meta.last_log_id)?);
-        batch.insert(MEMBERSHIP, json(c, &meta.last_membership)?);
-
-        let (keep_old, objects) = {
-            let mut inner = self.shared.write();
-            self.shared
+        let removed = {
+            let inner = self.shared.read();
+            let mut removed = inner.removed.clone();
+            track_removed(&mut removed, &inner.last_membership, &meta.last_membership);
+            removed
+        };
+        // Decoding, encoding every object and writing them is seconds of CPU and I/O for a
+        // large store: all of it runs on a blocking thread, not on the runtime's workers
+        // (which carry this member's heartbeats and RPCs).
+        let shared = self.shared.clone();
+        let meta2 = meta.clone();
+        let removed2 = removed.clone();
+        let (state, data) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let state = decode_state(&data)
+                .map_err(|e| StorageIOError::read_snapshot(Some(meta2.signature()), &e))?;
+            // Replace the on-disk state in one atomic batch: drop every old object, write
+            // the new. Written before the lock is taken: apply and install are serialized
+            // by openraft's state-machine worker, so nothing else writes the tree meanwhile,
+            // and readers are only held for the swap below.
+            let c = shared.cipher.as_deref();
+            let mut batch = sled::Batch::default();
+            for k in shared.tree.scan_prefix(OBJ_PREFIX).keys() {
+                batch.remove(k.map_err(|e| StorageIOError::write_state_machine(&e))?);
+            }
+            for obj in state.all_objects() {
+                let k = obj_key(&obj.object_ref());
+                let v = json(c, &k, &obj)?;
+                batch.insert(k, v);
+            }
+            batch.insert(LAST_APPLIED, json(c, LAST_APPLIED, &meta2.last_log_id)?);
+            batch.insert(MEMBERSHIP, json(c, MEMBERSHIP, &meta2.last_membership)?);
+            batch.insert(REMOVED, json(c, REMOVED, &removed2)?);
+            shared
                 .tree
                 .apply_batch(batch)
                 .map_err(|e| StorageIOError::write_state_machine(&e))?;
-            let keep_old = self.shared.keep_old(&state);
-            let objects = state.object_count();
-            inner.state = state;
+            Ok((state, data))
+        })
+        .await
+        .map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))??;
+        let keep_old = self.shared.keep_old(&state);
+        let objects = state.object_count();
+        let old_state = {
+            let mut inner = self.shared.write();
+            let old = std::mem::replace(&mut inner.state, state);
             inner.last_applied = meta.last_log_id;
             inner.last_membership = meta.last_membership.clone();
+            inner.removed = removed;
             let _ = self.shared.events.send(WatchMsg::Reset);
-            (keep_old, objects)
+            old
         };
+        // Freeing a large state takes a while; not under the lock, not on this task.
+        tokio::task::spawn_blocking(move || drop(old_state));
 
         self.shared
             .db
@@ -354,9 +536,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
         let seq = self.shared.snapshots.next_seq();
-        self.shared
-            .snapshots
-            .save(meta, &data, seq, keep_old)
+        let (shared, meta2) = (self.shared.clone(), meta.clone());
+        tokio::task::spawn_blocking(move || shared.snapshots.save(&meta2, &data, seq, keep_old))
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
             .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
         tracing::info!(
             raft.index = meta.last_log_id.map(|l| l.index),
@@ -367,14 +550,122 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<typ::Snapshot>> {
-        let current = self
-            .shared
-            .snapshots
-            .load_current()
+        // Reading (and decrypting) a large snapshot file is blocking work.
+        let shared = self.shared.clone();
+        let current = tokio::task::spawn_blocking(move || shared.snapshots.load_current())
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(current.map(|(meta, data)| typ::Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{StorageOptions, open_storage};
+    use crate::types::Request;
+    use openraft::{CommittedLeaderId, LogId};
+    use shoal_scheduler::model::{
+        ClusterCommand, Meta, Node, NodeId, NodeSpec, Timestamp, node::NodeRole,
+    };
+
+    fn entry(index: u64, command: ClusterCommand) -> typ::Entry {
+        typ::Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Request::single(command, 1, Timestamp(0))),
+        }
+    }
+
+    fn node(id: &str) -> ClusterCommand {
+        ClusterCommand::Create(
+            Node {
+                id: NodeId::new(id),
+                meta: Meta::new(Timestamp(1)),
+                spec: NodeSpec::default(),
+                role: NodeRole::Manager,
+                description: None,
+                status: Default::default(),
+                manager_status: None,
+            }
+            .into(),
+        )
+    }
+
+    /// Objects stored as JSON by earlier versions load next to binary ones, and a JSON
+    /// `last_applied` still reads.
+    #[tokio::test]
+    async fn json_values_of_earlier_versions_load() {
+        let td = tempfile::tempdir().unwrap();
+        {
+            let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+            sm.apply(vec![entry(1, node("n1"))]).await.unwrap();
+            sm.shared.flush().await.unwrap();
+            let ClusterCommand::Create(obj) = node("n0") else {
+                unreachable!()
+            };
+            let tree = &sm.shared.tree;
+            assert_eq!(
+                tree.get(obj_key(&ObjectRef::Node(NodeId::new("n1"))))
+                    .unwrap()
+                    .unwrap()[0],
+                crate::codec::BINARY_TAG
+            );
+            tree.insert(
+                obj_key(&obj.object_ref()),
+                serde_json::to_vec(&obj).unwrap(),
+            )
+            .unwrap();
+            let last = serde_json::to_vec(&Some(LogId::new(CommittedLeaderId::new(1, 1), 1)));
+            tree.insert(LAST_APPLIED, last.unwrap()).unwrap();
+            sm.shared.flush().await.unwrap();
+        }
+        let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        assert_eq!(sm.read(|s| s.nodes().len()), 2);
+        assert_eq!(
+            sm.applied_state().await.unwrap().0.map(|l| l.index),
+            Some(1)
+        );
+    }
+
+    /// A failed write leaves memory exactly as it was (and as disk is): all or nothing.
+    #[tokio::test]
+    async fn failed_write_rolls_memory_back() {
+        let td = tempfile::tempdir().unwrap();
+        let (log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        sm.apply(vec![entry(1, node("n1"))]).await.unwrap();
+        let before = sm.read(|s| s.clone());
+        let (mut watch_state, _, mut watch) = crate::watch::view_and_watch(&sm.shared);
+        sm.shared
+            .fail_next_write
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let deleted =
+            ClusterCommand::Delete(shoal_scheduler::model::ObjectRef::Node(NodeId::new("n1")));
+        assert!(
+            sm.apply(vec![entry(2, node("n2")), entry(3, deleted)])
+                .await
+                .is_err()
+        );
+        assert_eq!(sm.read(|s| s.clone()), before, "memory rolled back");
+        assert_eq!(
+            sm.applied_state().await.unwrap().0.map(|l| l.index),
+            Some(1)
+        );
+        // Nothing was published for the failed write; the retry applies normally.
+        sm.apply(vec![entry(2, node("n2"))]).await.unwrap();
+        match watch.next().await {
+            Some(crate::watch::WatchItem::Event(StoreEvent::Created(o))) => {
+                assert_eq!(o.object_ref().id_str(), "n2");
+                watch_state.put(o);
+            }
+            other => panic!("expected the retried create, got {other:?}"),
+        }
+        sm.shared.flush().await.unwrap();
+        drop((sm, log, watch));
+        let (_log, sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        assert_eq!(sm.read(|s| s.nodes().len()), 2, "disk matches memory");
     }
 }

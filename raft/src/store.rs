@@ -9,10 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use shoal_scheduler::model::{ClusterCommand, ClusterState, RaftConfig, StoreEvent, Timestamp};
 use tokio::sync::watch;
 
+use crate::batch::Batcher;
 use crate::cipher::ValueCipher;
 use crate::error::{LeaderInfo, StoreError, from_raft};
-use crate::network::Network;
+use crate::network::{Network, PeerAuth};
 use crate::state_machine::Shared;
+use crate::stats::{ProposalObserver, WriteStats};
 use crate::storage::{StorageOptions, open_storage_encrypted};
 use crate::tls::TlsConfig;
 use crate::types::{RaftId, RaftNode, Request, Response, typ};
@@ -40,6 +42,11 @@ pub struct StoreConfig {
     /// the node's data encryption key; `None` keeps the plaintext format. A store created
     /// with a key must always be opened with that key.
     pub cipher: Option<Arc<ValueCipher>>,
+    /// How Raft RPC callers are authorized beyond their certificate (see
+    /// [`crate::network::authz`]); the node side binds certificates to Raft ids here.
+    pub peer_auth: PeerAuth,
+    /// Told the latency of every proposal this member writes as leader.
+    pub observer: ProposalObserver,
 }
 
 impl StoreConfig {
@@ -54,6 +61,8 @@ impl StoreConfig {
             storage: StorageOptions::default(),
             propose_timeout: Duration::from_secs(10),
             cipher: None,
+            peer_auth: PeerAuth::default(),
+            observer: ProposalObserver::default(),
         }
     }
 
@@ -134,6 +143,9 @@ struct Inner {
     /// A leader that has not heard from a quorum for longer than this refuses writes.
     quorum_lease: Duration,
     propose_timeout: Duration,
+    batcher: Batcher,
+    peer_auth: PeerAuth,
+    observer: ProposalObserver,
 }
 
 impl std::fmt::Debug for ClusterStore {
@@ -174,6 +186,7 @@ impl ClusterStore {
         let raft = openraft::Raft::new(config.id, raft_config, network.clone(), log, sm)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let batcher = Batcher::start(raft.clone(), shared.stats.clone());
         tracing::info!(raft.id = config.id, addr = %config.addr, "raft member started");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -184,6 +197,9 @@ impl ClusterStore {
                 network,
                 quorum_lease,
                 propose_timeout: config.propose_timeout,
+                batcher,
+                peer_auth: config.peer_auth,
+                observer: config.observer,
             }),
         })
     }
@@ -232,11 +248,7 @@ impl ClusterStore {
     /// is shutting down.
     #[tracing::instrument(level = "debug", skip_all, fields(raft.id = self.inner.id))]
     pub async fn propose(&self, cmd: ClusterCommand) -> Result<Applied, StoreError> {
-        let req = Request {
-            command: cmd,
-            proposer: self.inner.id,
-            proposed_at: now(),
-        };
+        let req = Request::single(cmd, self.inner.id, now());
         let index_and = self.propose_request(req).await?;
         index_and.into_applied()
     }
@@ -246,11 +258,7 @@ impl ClusterStore {
     /// (Docker answers 503 then).
     #[tracing::instrument(level = "debug", skip_all, fields(raft.id = self.inner.id))]
     pub async fn propose_or_forward(&self, cmd: ClusterCommand) -> Result<Applied, StoreError> {
-        let req = Request {
-            command: cmd,
-            proposer: self.inner.id,
-            proposed_at: now(),
-        };
+        let req = Request::single(cmd, self.inner.id, now());
         match self.propose_request(req.clone()).await {
             Err(StoreError::NotLeader {
                 leader:
@@ -273,22 +281,20 @@ impl ClusterStore {
         req: Request,
     ) -> Result<AppliedResponse, StoreError> {
         self.check_quorum().await?;
-        let resp = tokio::time::timeout(
-            self.inner.propose_timeout,
-            self.inner.raft.client_write(req),
-        )
-        .await
-        .map_err(|_| {
-            StoreError::Unavailable(format!(
-                "proposal not committed within {:?}; the managers may have lost quorum",
-                self.inner.propose_timeout
-            ))
-        })?
-        .map_err(from_raft)?;
-        Ok(AppliedResponse {
-            index: resp.log_id.index,
-            response: resp.data,
-        })
+        let start = std::time::Instant::now();
+        let out = tokio::time::timeout(self.inner.propose_timeout, self.inner.batcher.submit(req))
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "proposal not committed within {:?}; the managers may have lost quorum",
+                    self.inner.propose_timeout
+                ))
+            });
+        // A follower's NotLeader answer wrote nothing here: not a transaction of this member.
+        if !matches!(out, Ok(Err(StoreError::NotLeader { .. }))) {
+            self.inner.observer.observe(start.elapsed());
+        }
+        out?
     }
 
     /// Fails fast on a leader cut off from its quorum: openraft 0.9 keeps such a leader
@@ -328,6 +334,21 @@ impl ClusterStore {
         f(&self.inner.sm.read().state)
     }
 
+    /// How RPC callers are authorized (for the transport).
+    pub(crate) fn peer_auth(&self) -> &PeerAuth {
+        &self.inner.peer_auth
+    }
+
+    /// Raft ids that were members and were removed since (refused by the transport).
+    pub fn removed_members(&self) -> BTreeSet<RaftId> {
+        self.inner.sm.read().removed.clone()
+    }
+
+    /// Write-path counters: proposals per entry, log flushes and their durations.
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner.sm.stats.snapshot()
+    }
+
     /// The last log index applied to the local state.
     pub fn applied_index(&self) -> u64 {
         self.inner
@@ -350,6 +371,71 @@ impl ClusterStore {
             .await
             .map(|_| ())
             .map_err(from_raft)
+    }
+
+    /// Like [`Self::ensure_linearizable`], but on a follower too: it asks the leader for a
+    /// read index (the leader confirms its leadership with a quorum, Raft's ReadIndex) and
+    /// waits until this member has applied up to it. Afterwards a local [`Self::read`] sees
+    /// every write acknowledged before the call, wherever it was made.
+    ///
+    /// openraft 0.9.25 has no leader-lease reads, so every call costs one quorum round trip
+    /// (plus one to the leader on a follower).
+    ///
+    /// Errors: [`StoreError::NotLeader`] with `leader: None` when no leader is known;
+    /// [`StoreError::Unavailable`] without a quorum, or when this member does not catch up
+    /// within the propose timeout.
+    #[tracing::instrument(level = "debug", skip_all, fields(raft.id = self.inner.id))]
+    pub async fn ensure_linearizable_or_forward(&self) -> Result<(), StoreError> {
+        match self.ensure_linearizable().await {
+            Err(StoreError::NotLeader {
+                leader:
+                    Some(LeaderInfo {
+                        node: Some(node), ..
+                    }),
+            }) => {
+                let index = self.inner.network.read_index(&node).await?;
+                self.wait_applied(index).await
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `f` on state that includes every write acknowledged before the call (see
+    /// [`Self::ensure_linearizable_or_forward`]); use it for reads that follow a write, as
+    /// the API's inspect after update.
+    ///
+    /// Errors: as [`Self::ensure_linearizable_or_forward`].
+    pub async fn read_linearizable<R>(
+        &self,
+        f: impl FnOnce(&ClusterState) -> R,
+    ) -> Result<R, StoreError> {
+        self.ensure_linearizable_or_forward().await?;
+        Ok(self.read(f))
+    }
+
+    /// The leader's read index, after confirming leadership with a quorum (served to
+    /// followers over the `ReadIndex` RPC).
+    pub(crate) async fn read_index_local(&self) -> Result<u64, StoreError> {
+        let (read, _) = self.inner.raft.get_read_log_id().await.map_err(from_raft)?;
+        Ok(read.map(|l| l.index).unwrap_or(0))
+    }
+
+    /// Waits until the local state machine has applied `index`.
+    async fn wait_applied(&self, index: u64) -> Result<(), StoreError> {
+        if self.applied_index() >= index {
+            return Ok(());
+        }
+        self.inner
+            .raft
+            .wait(Some(self.inner.propose_timeout))
+            .applied_index_at_least(Some(index), "linearizable read")
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "this manager has not caught up with the leader (index {index}): {e}"
+                ))
+            })
     }
 
     /// The current leader as this member sees it.
@@ -463,8 +549,8 @@ impl ClusterStore {
 /// A raw Raft response with its log index.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AppliedResponse {
-    index: u64,
-    response: Response,
+    pub(crate) index: u64,
+    pub(crate) response: Response,
 }
 
 impl AppliedResponse {

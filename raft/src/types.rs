@@ -30,9 +30,12 @@ impl fmt::Display for RaftNode {
     }
 }
 
-/// The Raft log payload: a cluster command plus who proposed it and when.
+/// The Raft log payload: a cluster command plus who proposed it and when, and the other
+/// proposals coalesced into the same entry by the leader's batcher.
 ///
-/// The metadata is informational (audit, debugging); apply never depends on it.
+/// The metadata is informational (audit, debugging); apply never depends on it. Each
+/// command of an entry (`command`, then every `batched` one in order) is applied on its
+/// own, all-or-nothing, with its own result: one rejected command does not fail the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     /// The change to apply.
@@ -41,14 +44,58 @@ pub struct Request {
     pub proposer: RaftId,
     /// The proposer's clock when it proposed.
     pub proposed_at: Timestamp,
+    /// Further independent proposals carried by the same log entry. Absent in entries
+    /// written before proposal batching (and in single-proposal entries), so both formats
+    /// read the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batched: Vec<Proposal>,
+}
+
+/// One proposal coalesced into another's log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The change to apply.
+    pub command: ClusterCommand,
+    /// The member that accepted it from its caller.
+    pub proposer: RaftId,
+    /// The proposer's clock when it proposed.
+    pub proposed_at: Timestamp,
+}
+
+impl Request {
+    /// A request carrying one proposal.
+    pub fn single(command: ClusterCommand, proposer: RaftId, proposed_at: Timestamp) -> Self {
+        Self {
+            command,
+            proposer,
+            proposed_at,
+            batched: Vec::new(),
+        }
+    }
+
+    /// Number of independent proposals in the entry.
+    pub fn proposals(&self) -> usize {
+        1 + self.batched.len()
+    }
+
+    /// Number of primitive object changes in the entry.
+    pub fn op_count(&self) -> usize {
+        self.command.op_count()
+            + self
+                .batched
+                .iter()
+                .map(|p| p.command.op_count())
+                .sum::<usize>()
+    }
 }
 
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Request{{ops: {}, proposer: {}}}",
-            self.command.op_count(),
+            "Request{{proposals: {}, ops: {}, proposer: {}}}",
+            self.proposals(),
+            self.op_count(),
             self.proposer
         )
     }
@@ -57,8 +104,22 @@ impl fmt::Display for Request {
 /// The outcome of applying one log entry on the state machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
-    /// The object events, or why the command was rejected (identically on every replica).
+    /// The object events of `Request::command`, or why it was rejected (identically on
+    /// every replica).
     pub result: Result<Vec<StoreEvent>, ApplyError>,
+    /// The results of `Request::batched`, in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batched: Vec<Result<Vec<StoreEvent>, ApplyError>>,
+}
+
+impl Response {
+    /// The response of an entry without commands (blank or membership).
+    pub fn empty() -> Self {
+        Self {
+            result: Ok(Vec::new()),
+            batched: Vec::new(),
+        }
+    }
 }
 
 openraft::declare_raft_types!(

@@ -109,18 +109,52 @@ async fn encrypted_store_hides_data_on_disk_and_reads_it_back() {
     assert!(matches!(err, StoreError::Encryption(_)), "{err}");
 }
 
+/// A store written before its data key existed (plaintext) is encrypted on the next start
+/// with a key: afterwards no file under it shows the data, and everything reads back.
 #[tokio::test]
-async fn plaintext_store_shows_the_marker_and_refuses_a_key() {
-    // The control: without a key the same write is visible on disk, so the test above
-    // really looks where the data goes.
+async fn plaintext_store_is_encrypted_on_the_next_start() {
+    // The control: without a key the same write is visible on disk, so the scans here
+    // really look where the data goes.
     let pki = Pki::new("plain-ca");
     let td = tempfile::tempdir().unwrap();
     write_marker(td.path(), &pki, None).await;
     assert!(contains(&raw_bytes(td.path()), MARKER));
-    let mut cfg = common::config(1, "127.0.0.1:1", td.path());
-    cfg.cipher = Some(cipher().0);
-    let err = shoal_raft::ClusterStore::open(cfg, &pki.node_tls("m1"))
+
+    let (c, key) = cipher();
+    let tls = pki.node_tls("m1");
+    let mut m = Member::start(1, td.path(), &tls, |cfg| cfg.cipher = Some(c)).await;
+    let label = |m: &Member| {
+        m.store.read(|s| {
+            s.nodes()
+                .get(&NodeId::new("n1"))
+                .and_then(|n| n.spec.labels.get("secret").cloned())
+        })
+    };
+    assert_eq!(label(&m).as_deref(), Some(MARKER));
+    let store = m.store.clone();
+    wait_for(Duration::from_secs(10), "leader after encrypting", || {
+        store.is_leader().then_some(())
+    })
+    .await;
+    m.store
+        .propose(ClusterCommand::Create(node("n2", "host-2").into()))
         .await
-        .unwrap_err();
+        .unwrap();
+    m.stop().await;
+    drop((m, store));
+    assert!(
+        !contains(&raw_bytes(td.path()), MARKER),
+        "plaintext left on disk after encrypting the store"
+    );
+
+    // Now it is an encrypted store: the key reads it, no key is refused.
+    let again = Arc::new(ValueCipher::new(&key).unwrap());
+    let mut m = Member::start(1, td.path(), &tls, |cfg| cfg.cipher = Some(again)).await;
+    assert_eq!(label(&m).as_deref(), Some(MARKER));
+    assert_eq!(m.store.read(|s| s.nodes().len()), 2);
+    m.stop().await;
+    drop(m);
+    let cfg = common::config(1, "127.0.0.1:1", td.path());
+    let err = shoal_raft::ClusterStore::open(cfg, &tls).await.unwrap_err();
     assert!(matches!(err, StoreError::Encryption(_)), "{err}");
 }

@@ -6,11 +6,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{node, service};
+use common::{node, service, ts};
 use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, EntryPayload, LogId, Membership, RaftSnapshotBuilder};
 use shoal_raft::storage::{StorageOptions, open_storage};
-use shoal_raft::types::{Request, typ};
+use shoal_raft::types::{Proposal, Request, typ};
 use shoal_scheduler::model::*;
 
 fn log_id(index: u64) -> typ::LogId {
@@ -20,11 +20,7 @@ fn log_id(index: u64) -> typ::LogId {
 fn normal(index: u64, command: ClusterCommand) -> typ::Entry {
     typ::Entry {
         log_id: log_id(index),
-        payload: EntryPayload::Normal(Request {
-            command,
-            proposer: 1,
-            proposed_at: Timestamp(0),
-        }),
+        payload: EntryPayload::Normal(Request::single(command, 1, Timestamp(0))),
     }
 }
 
@@ -133,4 +129,64 @@ async fn data_dir_is_bound_to_one_member() {
         err.to_string(),
         "invalid raft config: data directory belongs to raft member 1, not 2"
     );
+}
+
+/// Proposals coalesced into one entry apply one by one: a rejected one ("update out of
+/// sequence", a name conflict) gets its own error and the others still apply.
+#[tokio::test]
+async fn batched_proposals_get_their_own_results() {
+    let td = tempfile::tempdir().unwrap();
+    let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+    sm.apply(vec![normal(
+        1,
+        ClusterCommand::Create(service("s1", "web").into()),
+    )])
+    .await
+    .unwrap();
+    let mut stale = service("s1", "web");
+    stale.meta.version = Version { index: 0 };
+    let mut req = Request::single(ClusterCommand::Create(service("s2", "db").into()), 1, ts(0));
+    for command in [
+        ClusterCommand::Update(stale.into()),
+        ClusterCommand::Create(service("s3", "db").into()), // name taken by s2 just before
+        ClusterCommand::Create(service("s4", "cache").into()),
+    ] {
+        req.batched.push(Proposal {
+            command,
+            proposer: 2,
+            proposed_at: ts(0),
+        });
+    }
+    let replies = sm
+        .apply(vec![typ::Entry {
+            log_id: log_id(2),
+            payload: EntryPayload::Normal(req),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(replies.len(), 1);
+    let r = &replies[0];
+    assert_eq!(r.result.as_ref().unwrap().len(), 1, "s2 created");
+    assert_eq!(r.batched.len(), 3);
+    assert!(matches!(
+        r.batched[0],
+        Err(ApplyError::OutOfSequence { .. })
+    ));
+    assert!(matches!(r.batched[1], Err(ApplyError::NameConflict { .. })));
+    assert!(r.batched[2].is_ok(), "s4 created");
+    let ids: Vec<String> = sm.read(|s| s.services().iter().map(|s| s.id.to_string()).collect());
+    assert_eq!(ids.len(), 3, "s1, s2, s4: {ids:?}");
+}
+
+/// A log entry written before proposal batching (no `batched` field) still decodes.
+#[test]
+fn entry_of_the_previous_format_decodes() {
+    let old = include_str!("fixtures/entry-v0.json");
+    let e: typ::Entry = serde_json::from_str(old).unwrap();
+    let EntryPayload::Normal(req) = e.payload else {
+        panic!("normal entry expected");
+    };
+    assert!(req.batched.is_empty());
+    assert_eq!(req.proposals(), 1);
+    assert!(matches!(req.command, ClusterCommand::Create(_)));
 }

@@ -31,6 +31,21 @@ pub struct Network {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     #[cfg(feature = "testing")]
     blocked: Arc<Mutex<std::collections::HashSet<String>>>,
+    #[cfg(feature = "testing")]
+    faults: Arc<Mutex<HashMap<String, LinkFault>>>,
+}
+
+/// Faults injected on the Raft messages from one member to a peer (feature `testing`).
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkFault {
+    /// Per mille of requests dropped before they are sent.
+    pub drop_request: u32,
+    /// Per mille of requests delivered whose reply is then dropped (the peer acted on it;
+    /// the sender sees a network error).
+    pub drop_reply: u32,
+    /// Extra delay before each request is sent.
+    pub delay: Duration,
 }
 
 impl Network {
@@ -41,6 +56,8 @@ impl Network {
             channels: Arc::new(Mutex::new(HashMap::new())),
             #[cfg(feature = "testing")]
             blocked: Arc::default(),
+            #[cfg(feature = "testing")]
+            faults: Arc::default(),
         }
     }
 
@@ -86,7 +103,7 @@ impl Network {
         req: &Request,
     ) -> Result<AppliedResponse, StoreError> {
         let mut client = RaftClient::new(self.channel(&leader.addr)?);
-        let data = serde_json::to_vec(req).map_err(|e| StoreError::Transport(e.to_string()))?;
+        let data = crate::codec::encode(req).map_err(|e| StoreError::Transport(e.to_string()))?;
         let reply = tokio::time::timeout(FORWARD_TIMEOUT, client.propose(pb::Json { data }))
             .await
             .map_err(|_| {
@@ -100,8 +117,38 @@ impl Network {
                 ))
             })?;
         let res: Result<AppliedResponse, WireError> =
-            serde_json::from_slice(&reply.into_inner().data)
+            crate::codec::decode(&reply.into_inner().data)
                 .map_err(|e| StoreError::Unavailable(format!("bad reply from leader: {e}")))?;
+        res.map_err(StoreError::from)
+    }
+}
+
+impl Network {
+    /// Asks the leader at `leader` for a read index: the log index a linearizable read
+    /// must see applied, after it confirmed its leadership with a quorum.
+    ///
+    /// Errors: [`StoreError::NotLeader`] if it is no longer the leader,
+    /// [`StoreError::Unavailable`] if it cannot be reached or has no quorum.
+    #[tracing::instrument(level = "debug", skip_all, fields(leader = %leader.addr))]
+    pub(crate) async fn read_index(&self, leader: &RaftNode) -> Result<u64, StoreError> {
+        let mut client = RaftClient::new(self.channel(&leader.addr)?);
+        let reply = tokio::time::timeout(
+            FORWARD_TIMEOUT,
+            client.read_index(pb::Json { data: Vec::new() }),
+        )
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!("read index from leader {} timed out", leader.addr))
+        })?
+        .map_err(|s| {
+            StoreError::Unavailable(format!(
+                "read index from leader {}: {}",
+                leader.addr,
+                s.message()
+            ))
+        })?;
+        let res: Result<u64, WireError> = crate::codec::decode(&reply.into_inner().data)
+            .map_err(|e| StoreError::Unavailable(format!("bad reply from leader: {e}")))?;
         res.map_err(StoreError::from)
     }
 }
@@ -124,6 +171,82 @@ impl Network {
             .unwrap_or_else(|e| e.into_inner())
             .remove(addr);
     }
+
+    /// Sets (or, with the default value, clears) message loss and delay towards `addr`.
+    pub fn set_fault(&self, addr: &str, fault: LinkFault) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        if fault == LinkFault::default() {
+            f.remove(addr);
+        } else {
+            f.insert(addr.to_owned(), fault);
+        }
+    }
+
+    /// Clears every block and fault of this member.
+    pub fn heal_all(&self) {
+        self.blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    fn fault(&self, addr: &str) -> LinkFault {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(addr)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// A cheap shared pseudo-random source for fault decisions (tests only).
+#[cfg(feature = "testing")]
+fn chance(per_mille: u32) -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    if per_mille == 0 {
+        return false;
+    }
+    let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    z % 1000 < u64::from(per_mille)
+}
+
+impl Connection {
+    /// Applies injected loss and delay before a request (feature `testing`); without the
+    /// feature it does nothing. Returns whether to drop the reply.
+    async fn before_send<E: std::error::Error>(
+        &self,
+    ) -> Result<bool, openraft::error::RPCError<RaftId, RaftNode, E>> {
+        #[cfg(feature = "testing")]
+        {
+            let f = self.network.fault(&self.node.addr);
+            if !f.delay.is_zero() {
+                tokio::time::sleep(f.delay).await;
+            }
+            if chance(f.drop_request) {
+                return Err(openraft::error::RPCError::Unreachable(Unreachable::new(
+                    &std::io::Error::other("request dropped by fault injection"),
+                )));
+            }
+            Ok(chance(f.drop_reply))
+        }
+        #[cfg(not(feature = "testing"))]
+        Ok(false)
+    }
+}
+
+fn reply_dropped<E: std::error::Error>() -> openraft::error::RPCError<RaftId, RaftNode, E> {
+    openraft::error::RPCError::Network(NetworkError::new(&std::io::Error::other(
+        "reply dropped by fault injection",
+    )))
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -172,7 +295,7 @@ impl Connection {
         &self,
         data: &[u8],
     ) -> Result<T, openraft::error::RPCError<RaftId, RaftNode, E>> {
-        let res: Result<T, E> = serde_json::from_slice(data)
+        let res: Result<T, E> = crate::codec::decode(data)
             .map_err(|e| openraft::error::RPCError::Network(NetworkError::new(&e)))?;
         res.map_err(|e| RemoteError::new_with_node(self.target, self.node.clone(), e).into())
     }
@@ -181,7 +304,7 @@ impl Connection {
 fn encode<T: Serialize, E: std::error::Error>(
     v: &T,
 ) -> Result<Vec<u8>, openraft::error::RPCError<RaftId, RaftNode, E>> {
-    serde_json::to_vec(v).map_err(|e| openraft::error::RPCError::Network(NetworkError::new(&e)))
+    crate::codec::encode(v).map_err(|e| openraft::error::RPCError::Network(NetworkError::new(&e)))
 }
 
 async fn with_ttl<T, E: std::error::Error>(
@@ -203,9 +326,13 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: typ::AppendEntriesRequest,
         option: RPCOption,
     ) -> Result<typ::AppendEntriesResponse, typ::RpcError> {
+        let drop_reply = self.before_send().await?;
         let mut client = self.client()?;
         let data = encode(&rpc)?;
         let reply = with_ttl(&option, client.append(pb::Json { data })).await?;
+        if drop_reply {
+            return Err(reply_dropped());
+        }
         self.decode(&reply.data)
     }
 
@@ -214,6 +341,7 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: typ::InstallSnapshotRequest,
         option: RPCOption,
     ) -> Result<typ::InstallSnapshotResponse, typ::RpcError<InstallSnapshotError>> {
+        let drop_reply = self.before_send().await?;
         let mut client = self.client()?;
         let chunk = pb::SnapshotChunk {
             vote: encode(&rpc.vote)?,
@@ -223,6 +351,9 @@ impl RaftNetwork<TypeConfig> for Connection {
             done: rpc.done,
         };
         let reply = with_ttl(&option, client.install_snapshot(chunk)).await?;
+        if drop_reply {
+            return Err(reply_dropped());
+        }
         self.decode(&reply.data)
     }
 
@@ -231,9 +362,13 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: typ::VoteRequest,
         option: RPCOption,
     ) -> Result<typ::VoteResponse, typ::RpcError> {
+        let drop_reply = self.before_send().await?;
         let mut client = self.client()?;
         let data = encode(&rpc)?;
         let reply = with_ttl(&option, client.vote(pb::Json { data })).await?;
+        if drop_reply {
+            return Err(reply_dropped());
+        }
         self.decode(&reply.data)
     }
 }

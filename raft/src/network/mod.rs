@@ -7,6 +7,7 @@
 //!
 //! openraft messages travel as JSON inside protobuf envelopes (see `proto/raft.proto`).
 
+pub mod authz;
 pub mod client;
 pub mod server;
 
@@ -16,5 +17,8 @@ pub mod pb {
     tonic::include_proto!("shoal.raft.v1");
 }
 
+pub use authz::{PeerAuth, PeerCheck, RaftIdOf};
+#[cfg(feature = "testing")]
+pub use client::LinkFault;
 pub use client::Network;
 pub use server::{RaftGrpc, serve};

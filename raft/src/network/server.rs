@@ -8,12 +8,13 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request as GrpcRequest, Response as GrpcResponse, Status};
 
+use super::authz::{Caller, MembershipView, verified_manager};
 use super::pb;
 use super::pb::raft_server::{Raft as RaftService, RaftServer};
 use crate::error::{StoreError, WireError};
 use crate::store::{AppliedResponse, ClusterStore};
 use crate::tls::TlsConfig;
-use crate::types::{Request, typ};
+use crate::types::{RaftId, Request, typ};
 
 /// The gRPC service backed by a local [`ClusterStore`].
 #[derive(Debug, Clone)]
@@ -33,53 +34,64 @@ impl RaftGrpc {
 }
 
 fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T, Status> {
-    serde_json::from_slice(data).map_err(|e| Status::invalid_argument(format!("bad payload: {e}")))
+    crate::codec::decode(data).map_err(|e| Status::invalid_argument(format!("bad payload: {e}")))
 }
 
 fn reply<T: Serialize>(v: &T) -> Result<GrpcResponse<pb::Json>, Status> {
-    let data = serde_json::to_vec(v).map_err(|e| Status::internal(e.to_string()))?;
+    let data = crate::codec::encode(v).map_err(|e| Status::internal(e.to_string()))?;
     Ok(GrpcResponse::new(pb::Json { data }))
 }
 
-/// Refuses a caller that did not present a cluster certificate. The TLS layer has
-/// already verified any certificate it was given against the cluster CA; a listener that
-/// allows certificate-less joins (`TlsConfig::server_config_join_allowed`) must still
-/// keep such callers away from Raft.
-///
-/// Only managers take part in Raft: a worker's certificate (same CA, OU
-/// `swarm-worker`) is refused too, as swarmkit's authorizer does.
-fn authorize<T>(req: &GrpcRequest<T>) -> Result<(), Status> {
-    let certs = req
-        .peer_certs()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Status::unauthenticated("a cluster node certificate is required"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(certs[0].as_ref())
-        .map_err(|_| Status::unauthenticated("unreadable node certificate"))?;
-    let manager = cert
-        .subject()
-        .iter_organizational_unit()
-        .any(|ou| ou.as_str().ok() == Some(crate::tls::MANAGER_SERVER_NAME));
-    if manager {
-        Ok(())
-    } else {
-        Err(Status::permission_denied(
-            "only swarm managers may take part in Raft",
-        ))
+impl RaftGrpc {
+    /// Authorizes `caller` (whose certificate [`verified_manager`] checked before anything
+    /// in the request was decoded; see [`super::authz`]); `claimed` is the Raft id the
+    /// request says it comes from.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        claimed: Option<RaftId>,
+        member_only: bool,
+    ) -> Result<(), Status> {
+        let members: Vec<RaftId> = self
+            .store
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        let removed = self.store.removed_members();
+        let view = MembershipView {
+            members: &members,
+            removed: &removed,
+        };
+        let res = self
+            .store
+            .peer_auth()
+            .authorize(caller, claimed, member_only, &view);
+        if let Err(status) = &res {
+            tracing::warn!(peer = %caller.node_id, reason = status.message(), "raft rpc refused");
+        }
+        res
     }
 }
 
 #[tonic::async_trait]
 impl RaftService for RaftGrpc {
     async fn vote(&self, req: GrpcRequest<pb::Json>) -> Result<GrpcResponse<pb::Json>, Status> {
-        authorize(&req)?;
-        let rpc: typ::VoteRequest = decode(&req.into_inner().data)?;
+        let caller = verified_manager(&req)?;
+        let rpc: typ::VoteRequest = decode(&req.get_ref().data)?;
+        self.authorize(&caller, Some(rpc.vote.leader_id.node_id), false)?;
         tracing::trace!(raft.term = rpc.vote.leader_id.term, "vote request");
         reply(&self.store.raft().vote(rpc).await)
     }
 
     async fn append(&self, req: GrpcRequest<pb::Json>) -> Result<GrpcResponse<pb::Json>, Status> {
-        authorize(&req)?;
-        let rpc: typ::AppendEntriesRequest = decode(&req.into_inner().data)?;
+        let caller = verified_manager(&req)?;
+        let rpc: typ::AppendEntriesRequest = decode(&req.get_ref().data)?;
+        self.authorize(&caller, Some(rpc.vote.leader_id.node_id), false)?;
         reply(&self.store.raft().append_entries(rpc).await)
     }
 
@@ -87,10 +99,12 @@ impl RaftService for RaftGrpc {
         &self,
         req: GrpcRequest<pb::SnapshotChunk>,
     ) -> Result<GrpcResponse<pb::Json>, Status> {
-        authorize(&req)?;
+        let caller = verified_manager(&req)?;
+        let vote: typ::Vote = decode(&req.get_ref().vote)?;
+        self.authorize(&caller, Some(vote.leader_id.node_id), false)?;
         let chunk = req.into_inner();
         let rpc = typ::InstallSnapshotRequest {
-            vote: decode(&chunk.vote)?,
+            vote,
             meta: decode(&chunk.meta)?,
             offset: chunk.offset,
             data: chunk.data,
@@ -100,13 +114,30 @@ impl RaftService for RaftGrpc {
     }
 
     async fn propose(&self, req: GrpcRequest<pb::Json>) -> Result<GrpcResponse<pb::Json>, Status> {
-        authorize(&req)?;
-        let request: Request = decode(&req.into_inner().data)?;
+        let caller = verified_manager(&req)?;
+        let request: Request = decode(&req.get_ref().data)?;
+        if !request.batched.is_empty() {
+            return Err(Status::invalid_argument(
+                "a forwarded proposal carries exactly one command",
+            ));
+        }
+        self.authorize(&caller, Some(request.proposer), true)?;
         let res: Result<AppliedResponse, WireError> = self
             .store
             .propose_request(request)
             .await
             .map_err(WireError::from);
+        reply(&res)
+    }
+
+    async fn read_index(
+        &self,
+        req: GrpcRequest<pb::Json>,
+    ) -> Result<GrpcResponse<pb::Json>, Status> {
+        let caller = verified_manager(&req)?;
+        self.authorize(&caller, None, true)?;
+        let res: Result<u64, WireError> =
+            self.store.read_index_local().await.map_err(WireError::from);
         reply(&res)
     }
 }

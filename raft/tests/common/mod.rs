@@ -79,7 +79,22 @@ impl Member {
         let addr = config.addr.clone();
         let dir = config.data_dir.clone();
         let id = config.id;
-        let store = ClusterStore::open(config, tls).await.expect("open store");
+        // A store stopped just before may still hold its sled lock for a moment (sled's
+        // flusher thread lets go of the database on its next wake-up), as a process that
+        // is still exiting would.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let store = loop {
+            match ClusterStore::open(config.clone(), tls).await {
+                Ok(s) => break s,
+                Err(shoal_raft::StoreError::Db(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("open store: {e:?}"),
+            }
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let tls2 = tls.clone();
         let s2 = store.clone();
@@ -183,10 +198,9 @@ pub fn ts(n: i64) -> Timestamp {
 }
 
 pub fn service(id: &str, name: &str) -> Service {
-    Service {
-        id: ServiceId::new(id),
-        meta: Meta::new(ts(1)),
-        spec: ServiceSpec {
+    Service::new(
+        ServiceId::new(id),
+        ServiceSpec {
             name: name.into(),
             task_template: TaskSpec {
                 container: task::ContainerSpec {
@@ -197,8 +211,8 @@ pub fn service(id: &str, name: &str) -> Service {
             },
             ..Default::default()
         },
-        previous_spec: None,
-    }
+        ts(1),
+    )
 }
 
 pub fn node(id: &str, hostname: &str) -> Node {
