@@ -194,6 +194,31 @@ pub fn decode_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Res
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
 }
 
+/// Renames the top-level keys of a JSON object that match one of `fields`
+/// ignoring case to that spelling: Go's decoder, and so dockerd, matches
+/// field names case-insensitively, and SDKs rely on it (docker-py sends
+/// `detachKeys` in an exec config).
+pub fn fold_field_case(value: &mut serde_json::Value, fields: &[&str]) {
+    let Some(obj) = value.as_object_mut() else {
+        return;
+    };
+    let renames: Vec<(String, &str)> = obj
+        .keys()
+        .filter(|k| !fields.contains(&k.as_str()))
+        .filter_map(|k| {
+            fields
+                .iter()
+                .find(|f| f.eq_ignore_ascii_case(k))
+                .map(|f| (k.clone(), *f))
+        })
+        .collect();
+    for (from, to) in renames {
+        if let Some(v) = obj.remove(&from) {
+            obj.entry(to).or_insert(v);
+        }
+    }
+}
+
 fn check_json_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let ct = headers
         .get(CONTENT_TYPE)
@@ -251,6 +276,17 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_case_folds_like_go() {
+        let mut v =
+            serde_json::json!({"detachKeys": "ctrl-a", "CMD": ["x"], "Tty": true, "other": 1});
+        fold_field_case(&mut v, &["DetachKeys", "Cmd", "Tty"]);
+        assert_eq!(
+            v,
+            serde_json::json!({"DetachKeys": "ctrl-a", "Cmd": ["x"], "Tty": true, "other": 1})
+        );
+    }
 
     #[test]
     fn both_filter_forms_parse() {

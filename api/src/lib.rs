@@ -23,9 +23,11 @@
 pub mod error;
 pub mod extract;
 mod middleware;
+pub use middleware::RequestMetrics;
 pub mod routers;
 pub mod server;
 pub mod stream;
+pub mod tls;
 pub mod version;
 
 #[cfg(test)]
@@ -36,28 +38,55 @@ pub use bollard_stubs::models;
 
 use std::sync::Arc;
 
+use routers::archive::ArchiveBackend;
+use routers::build::BuildBackend;
+use routers::configs::ConfigsBackend;
 use routers::containers::ContainersBackend;
+use routers::distribution::DistributionBackend;
 use routers::exec::ExecBackend;
 use routers::images::ImagesBackend;
+use routers::networks::NetworksBackend;
 use routers::nodes::NodesBackend;
+use routers::secrets::SecretsBackend;
+use routers::services::ServicesBackend;
 use routers::swarm::SwarmBackend;
 use routers::system::SystemBackend;
+use routers::tasks::TasksBackend;
+use routers::volumes::VolumesBackend;
 
 /// Every backend the API serves, as trait objects.
 #[derive(Clone)]
 pub struct Backends {
     /// `/containers/...`
     pub containers: Arc<dyn ContainersBackend>,
+    /// `/containers/{id}/archive` and `/containers/{id}/changes`
+    pub archive: Arc<dyn ArchiveBackend>,
     /// `/exec/...` and `/containers/{id}/exec`
     pub exec: Arc<dyn ExecBackend>,
     /// `/images/...`
     pub images: Arc<dyn ImagesBackend>,
+    /// `/build`, `/build/prune`
+    pub build: Arc<dyn BuildBackend>,
+    /// `/auth` and `/distribution/...`
+    pub distribution: Arc<dyn DistributionBackend>,
     /// `/_ping`, `/version`, `/info`, `/events`, `/system/df`
     pub system: Arc<dyn SystemBackend>,
     /// `/swarm/...`
     pub swarm: Arc<dyn SwarmBackend>,
     /// `/nodes/...`
     pub nodes: Arc<dyn NodesBackend>,
+    /// `/networks/...`
+    pub networks: Arc<dyn NetworksBackend>,
+    /// `/volumes/...`
+    pub volumes: Arc<dyn VolumesBackend>,
+    /// `/services/...`
+    pub services: Arc<dyn ServicesBackend>,
+    /// `/tasks/...`
+    pub tasks: Arc<dyn TasksBackend>,
+    /// `/secrets/...`
+    pub secrets: Arc<SecretsBackend>,
+    /// `/configs/...`
+    pub configs: Arc<ConfigsBackend>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -71,7 +100,18 @@ impl std::fmt::Debug for Backends {
 /// The middleware wraps the routes from outside because the version prefix
 /// has to be stripped before routing.
 pub fn router(backends: Backends) -> axum::Router {
+    router_observed(backends, None)
+}
+
+/// [`router`], reporting every request's latency to `metrics`.
+pub fn router_observed(
+    backends: Backends,
+    metrics: Option<Arc<dyn RequestMetrics>>,
+) -> axum::Router {
     axum::Router::new()
         .fallback_service(routers::build(backends))
-        .layer(axum::middleware::from_fn(middleware::handle))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            middleware::handle,
+        ))
 }

@@ -8,7 +8,7 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 
 use axum::extract::Request;
-use axum::http::header::{CONTENT_TYPE, SERVER};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, SERVER};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,11 +18,50 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::version::{self, ApiVersion, MAX_API_VERSION, SERVER_HEADER};
 
+/// Largest request body read in full before its handler runs.
+const DRAIN_LIMIT: usize = 256 * 1024;
+
 /// Largest plain-text error body (axum rejections) rewritten into JSON.
 const PLAIN_ERROR_LIMIT: usize = 64 * 1024;
 
+/// Records each request's latency, by route template and status; the daemon
+/// implements it over its metrics registry.
+pub trait RequestMetrics: Send + Sync + 'static {
+    /// One answered request: `route` is the matched template
+    /// (`/containers/{id}/start`, or `unmatched`), `elapsed` runs to the
+    /// response head (streams such as `logs -f` go on after it).
+    fn observe(&self, method: &str, route: &str, status: u16, elapsed: std::time::Duration);
+}
+
+/// The observer the outer middleware reports to, if any.
+pub(crate) type Observer = Option<std::sync::Arc<dyn RequestMetrics>>;
+
+/// The route template a request matched, passed out on the response.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteTemplate(pub(crate) String);
+
+/// Inner layer (after routing, where the template is known): tags the response.
+pub(crate) async fn tag_route(
+    path: Option<axum::extract::MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = path.map(|p| p.as_str().to_owned());
+    let mut resp = next.run(req).await;
+    if let Some(route) = route {
+        resp.extensions_mut().insert(RouteTemplate(route));
+    }
+    resp
+}
+
 /// Runs one request through version handling and the router.
-pub(crate) async fn handle(req: Request, next: Next) -> Response {
+pub(crate) async fn handle(
+    axum::extract::State(observer): axum::extract::State<Observer>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
     let span = tracing::info_span!(
         "api",
         api.method = %req.method(),
@@ -33,18 +72,57 @@ pub(crate) async fn handle(req: Request, next: Next) -> Response {
     async move {
         let resp = match apply_version(req) {
             Err(e) => e.into_response(),
-            Ok(req) => match AssertUnwindSafe(next.run(req)).catch_unwind().await {
-                Ok(resp) => resp,
-                Err(panic) => panic_response(panic.as_ref()),
+            Ok(req) => match read_small_body(req).await {
+                Err(resp) => resp,
+                Ok(req) => match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+                    Ok(resp) => resp,
+                    Err(panic) => panic_response(panic.as_ref()),
+                },
             },
         };
         let mut resp = json_error_body(resp).await;
         add_common_headers(&mut resp);
         log_outcome(&resp);
+        if let Some(o) = &observer {
+            let route = resp
+                .extensions()
+                .get::<RouteTemplate>()
+                .map_or("unmatched", |r| r.0.as_str());
+            o.observe(
+                method.as_str(),
+                route,
+                resp.status().as_u16(),
+                started.elapsed(),
+            );
+        }
         resp
     }
     .instrument(span)
     .await
+}
+
+/// Reads a small request body (declared length up to [`DRAIN_LIMIT`]) in
+/// full before the handler runs.
+///
+/// Handlers that ignore their body (`POST /containers/{id}/start`) would
+/// otherwise answer and, with `Connection: close`, close the socket while
+/// the client is still writing: its write fails with EPIPE and it never
+/// reads the answer. Go's net/http drains up to 256 KiB for the same reason.
+/// Larger and chunked bodies stream to the handler as before.
+async fn read_small_body(req: Request) -> Result<Request, Response> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(len) = declared.filter(|n| (1..=DRAIN_LIMIT).contains(n)) else {
+        return Ok(req);
+    };
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, len).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Err(e) => Err(ApiError::invalid(format!("reading request body: {e}")).into_response()),
+    }
 }
 
 /// Strips `/vX.Y`, enforces the supported range and records the version.

@@ -101,6 +101,8 @@ pub enum BoundListener {
     Unix(UnixListener, PathBuf),
     /// A TCP socket.
     Tcp(TcpListener),
+    /// A TCP socket whose connections must complete a TLS handshake first.
+    Tls(TcpListener, std::sync::Arc<rustls::ServerConfig>),
 }
 
 impl BoundListener {
@@ -108,10 +110,47 @@ impl BoundListener {
     pub fn local_addr(&self) -> String {
         match self {
             BoundListener::Unix(_, p) => format!("unix://{}", p.display()),
-            BoundListener::Tcp(l) => match l.local_addr() {
+            BoundListener::Tcp(l) | BoundListener::Tls(l, _) => match l.local_addr() {
                 Ok(a) => format!("tcp://{a}"),
                 Err(_) => "tcp://?".to_owned(),
             },
+        }
+    }
+
+    /// The bound TCP address, if this is a TCP listener.
+    pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            BoundListener::Tcp(l) | BoundListener::Tls(l, _) => l.local_addr().ok(),
+            BoundListener::Unix(..) => None,
+        }
+    }
+
+    /// Serves TLS with `config` on a TCP listener (unix sockets stay as they are).
+    pub fn with_tls(self, config: std::sync::Arc<rustls::ServerConfig>) -> BoundListener {
+        match self {
+            BoundListener::Tcp(l) => BoundListener::Tls(l, config),
+            other => other,
+        }
+    }
+}
+
+/// Limits that keep slow or idle clients from holding the daemon's resources.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// How long a client may take to send a request's headers, and how long a
+    /// keep-alive connection may sit idle before its next request (hyper starts
+    /// this timer whenever it waits for a request head). A TLS handshake gets the
+    /// same time.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
         }
     }
 }
@@ -119,23 +158,25 @@ impl BoundListener {
 /// Binds a listener. A stale unix socket file is replaced (but never a
 /// regular file) and the new socket gets mode 0660, as dockerd does.
 pub async fn bind(listener: &Listener) -> io::Result<BoundListener> {
+    bind_with_group(listener, None).await
+}
+
+/// [`bind`], giving unix sockets the group `gid` (`--group`). The socket
+/// is bound under a temporary name, given its mode and owner, and only then
+/// renamed into place, so no client can connect before its permissions hold.
+pub async fn bind_with_group(listener: &Listener, gid: Option<u32>) -> io::Result<BoundListener> {
     match listener {
-        Listener::Unix(path) => bind_unix(path).map(|l| BoundListener::Unix(l, path.clone())),
+        Listener::Unix(path) => bind_unix(path, gid).map(|l| BoundListener::Unix(l, path.clone())),
         Listener::Tcp(addr) => {
             let l = TcpListener::bind(addr.as_str())
                 .await
                 .map_err(|e| io::Error::new(e.kind(), format!("listen on tcp://{addr}: {e}")))?;
-            // Like dockerd without --tlsverify: anyone who can reach the port
-            // is root on this host.
-            if l.local_addr().is_ok_and(|a| !a.ip().is_loopback()) {
-                tracing::warn!(addr = %addr, "API listening on TCP without TLS is insecure");
-            }
             Ok(BoundListener::Tcp(l))
         }
     }
 }
 
-fn bind_unix(path: &Path) -> io::Result<UnixListener> {
+fn bind_unix(path: &Path, gid: Option<u32>) -> io::Result<UnixListener> {
     let ctx = |e: io::Error, what: &str| {
         io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
     };
@@ -155,9 +196,23 @@ fn bind_unix(path: &Path) -> io::Result<UnixListener> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(ctx(e, "checking")),
     }
-    let listener = UnixListener::bind(path).map_err(|e| ctx(e, "listen on"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| ctx(e, "chmod"))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp).map_err(|e| ctx(e, "listen on"))?;
+    let placed = (|| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o660))
+            .map_err(|e| ctx(e, "chmod"))?;
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(&tmp, Some(0), Some(gid)).map_err(|e| ctx(e, "chown"))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| ctx(e, "placing"))
+    })();
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     Ok(listener)
 }
 
@@ -183,7 +238,18 @@ pub async fn serve_bound(
     router: axum::Router,
     shutdown: CancellationToken,
 ) {
+    serve_bound_limited(listeners, router, shutdown, ServerLimits::default()).await;
+}
+
+/// [`serve_bound`] with explicit [`ServerLimits`].
+pub async fn serve_bound_limited(
+    listeners: Vec<BoundListener>,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    limits: ServerLimits,
+) {
     let connections = TaskTracker::new();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let mut loops = Vec::with_capacity(listeners.len());
     for listener in listeners {
         tracing::info!(addr = %listener.local_addr(), "API listening");
@@ -191,6 +257,8 @@ pub async fn serve_bound(
             router: router.clone(),
             shutdown: shutdown.clone(),
             connections: connections.clone(),
+            permits: permits.clone(),
+            limits,
         };
         loops.push(tokio::spawn(accept_loop(listener, ctx)));
     }
@@ -208,16 +276,28 @@ struct ConnContext {
     router: axum::Router,
     shutdown: CancellationToken,
     connections: TaskTracker,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    limits: ServerLimits,
+}
+
+type Permit = tokio::sync::OwnedSemaphorePermit;
+
+/// Waits for a connection slot (or shutdown).
+async fn permit(ctx: &ConnContext) -> Option<Permit> {
+    tokio::select! {
+        _ = ctx.shutdown.cancelled() => None,
+        p = ctx.permits.clone().acquire_owned() => p.ok(),
+    }
 }
 
 async fn accept_loop(listener: BoundListener, ctx: ConnContext) {
     match listener {
         BoundListener::Unix(l, path) => {
-            loop {
+            while let Some(slot) = permit(&ctx).await {
                 tokio::select! {
                     _ = ctx.shutdown.cancelled() => break,
                     res = l.accept() => match res {
-                        Ok((stream, _)) => spawn_connection(stream, &ctx),
+                        Ok((stream, _)) => spawn_connection(stream, &ctx, slot),
                         Err(e) => accept_failed(e).await,
                     },
                 }
@@ -227,18 +307,50 @@ async fn accept_loop(listener: BoundListener, ctx: ConnContext) {
                 tracing::debug!(error = %e, path = %path.display(), "removing API socket");
             }
         }
-        BoundListener::Tcp(l) => loop {
-            tokio::select! {
-                _ = ctx.shutdown.cancelled() => break,
-                res = l.accept() => match res {
-                    Ok((stream, _)) => {
-                        let _ = stream.set_nodelay(true);
-                        spawn_connection(stream, &ctx);
-                    }
-                    Err(e) => accept_failed(e).await,
-                },
+        BoundListener::Tcp(l) => {
+            while let Some(slot) = permit(&ctx).await {
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => break,
+                    res = l.accept() => match res {
+                        Ok((stream, _)) => {
+                            let _ = stream.set_nodelay(true);
+                            spawn_connection(stream, &ctx, slot);
+                        }
+                        Err(e) => accept_failed(e).await,
+                    },
+                }
             }
-        },
+        }
+        BoundListener::Tls(l, config) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            while let Some(slot) = permit(&ctx).await {
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => break,
+                    res = l.accept() => match res {
+                        Ok((stream, peer)) => {
+                            let _ = stream.set_nodelay(true);
+                            let (acceptor, ctx2) = (acceptor.clone(), ctx.clone());
+                            // The handshake runs on its own task so a slow client cannot
+                            // hold up the accept loop, and gets the header-read time.
+                            ctx.connections.spawn(async move {
+                                let hs = tokio::time::timeout(
+                                    ctx2.limits.header_read_timeout,
+                                    acceptor.accept(stream),
+                                );
+                                match hs.await {
+                                    Ok(Ok(tls)) => spawn_connection(tls, &ctx2, slot),
+                                    Ok(Err(e)) => {
+                                        tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+                                    }
+                                    Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                        Err(e) => accept_failed(e).await,
+                    },
+                }
+            }
+        }
     }
 }
 
@@ -249,7 +361,7 @@ async fn accept_failed(e: io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-fn spawn_connection<S>(stream: S, ctx: &ConnContext)
+fn spawn_connection<S>(stream: S, ctx: &ConnContext, slot: Permit)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -264,10 +376,14 @@ where
         let router = router.clone();
         async move { router.oneshot(req.map(axum::body::Body::new)).await }
     });
+    let header_timeout = ctx.limits.header_read_timeout;
     ctx.connections.spawn(async move {
+        let _slot = slot;
         let conn = hyper::server::conn::http1::Builder::new()
             // Go canonicalises header names; some clients compare them raw.
             .title_case_headers(true)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         tokio::pin!(conn);
@@ -380,5 +496,33 @@ mod tests {
         std::fs::write(&file, b"keep").unwrap();
         assert!(bind(&Listener::Unix(file.clone())).await.is_err());
         assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    /// A client that connects and sends nothing is disconnected after the header-read time.
+    #[tokio::test]
+    async fn silent_clients_are_dropped() {
+        use tokio::io::AsyncReadExt;
+        let l = bind(&parse_host("tcp://127.0.0.1:0").unwrap())
+            .await
+            .unwrap();
+        let addr = l.local_addr().trim_start_matches("tcp://").to_owned();
+        let router = axum::Router::new().route("/_ping", axum::routing::get(|| async { "OK" }));
+        let token = CancellationToken::new();
+        let limits = ServerLimits {
+            header_read_timeout: Duration::from_millis(200),
+            max_connections: 8,
+        };
+        let server = tokio::spawn(serve_bound_limited(vec![l], router, token.clone(), limits));
+        let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), idle.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the server closes a silent connection");
+        token.cancel();
+        server.await.unwrap();
     }
 }

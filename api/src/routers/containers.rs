@@ -7,7 +7,8 @@ use crate::error::ApiResult;
 use crate::extract::Filters;
 use crate::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
-    ContainerSummary, ContainerTopResponse, ContainerWaitResponse,
+    ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
+    ContainerWaitResponse,
 };
 use crate::stream::{AttachIo, ByteStream, OutputStream};
 
@@ -127,8 +128,54 @@ pub trait ContainersBackend: Send + Sync + 'static {
     async fn prune(&self, filters: Filters) -> ApiResult<ContainerPruneResponse>;
     /// The container's filesystem as a tar stream.
     async fn export(&self, id: &str) -> ApiResult<ByteStream>;
+    /// `POST /commit`: the container's changes as a new image; returns
+    /// its ID. 404 for an unknown container.
+    async fn commit(&self, id: &str, opts: CommitOptions) -> ApiResult<String>;
+    /// `GET /containers/{id}/stats`: 404 when unknown, then one
+    /// `ContainerStatsResponse` document per sample as `mode` asks.
+    async fn stats(
+        &self,
+        id: &str,
+        mode: StatsMode,
+    ) -> ApiResult<futures::stream::BoxStream<'static, serde_json::Value>>;
+    /// `POST /containers/{id}/update`: new limits and restart policy;
+    /// 404 when unknown, 400 for invalid or unsupported fields.
+    async fn update(
+        &self,
+        id: &str,
+        body: ContainerUpdateBody,
+    ) -> ApiResult<ContainerUpdateResponse>;
+}
+
+/// How `GET /containers/{id}/stats` wants its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsMode {
+    /// `stream=true` (the default): a sample per second.
+    Stream,
+    /// `stream=false`: one sample, with `precpu_stats` from a priming one.
+    Single,
+    /// `stream=false&one-shot=true`: one sample at once, no `precpu_stats`.
+    OneShot,
+}
+
+/// `POST /commit` query options.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// `repo` (may include a tag).
+    pub repo: Option<String>,
+    /// `tag`.
+    pub tag: Option<String>,
+    /// `comment`.
+    pub comment: Option<String>,
+    /// `author`.
+    pub author: Option<String>,
+    /// `changes` (Dockerfile instructions, repeatable).
+    pub changes: Vec<String>,
+    /// `pause` (default true).
+    pub pause: bool,
 }
 
 mod handlers;
+mod resources;
 
-pub(crate) use handlers::{parse_size, routes};
+pub(crate) use handlers::{parse_size, parse_tail, parse_unix_time, routes};

@@ -58,10 +58,21 @@ pub trait ImagesBackend: Send + Sync + 'static {
     async fn save(&self, names: Vec<String>) -> ApiResult<ByteStream>;
     /// `POST /images/create?fromSrc=-`: a rootfs tar as a one-layer image.
     async fn import(&self, body: ByteStream, opts: ImportOptions) -> ApiResult<ProgressStream>;
-    /// `POST /images/create?fromImage=`: pull from a registry.
+    /// `POST /images/create?fromImage=&tag=&platform=`: pull from a
+    /// registry. Errors before the first message are HTTP errors (404 for an
+    /// unknown or refused repository); later ones travel in the stream.
     async fn pull(
         &self,
         image: &str,
+        tag: Option<&str>,
+        platform: Option<&str>,
+        registry_auth: Option<String>,
+    ) -> ApiResult<ProgressStream>;
+    /// `POST /images/{name}/push?tag=`: push one tag (or, without a tag,
+    /// every tag of the repository) to its registry.
+    async fn push(
+        &self,
+        name: &str,
         tag: Option<&str>,
         registry_auth: Option<String>,
     ) -> ApiResult<ProgressStream>;

@@ -4,9 +4,12 @@
 //! decide the wire framing (stdcopy multiplexing when there is no TTY, raw
 //! bytes with one). `stdcopy` holds the 8-byte frame header codec and
 //! `upgrade` the HTTP hijack used by attach and exec start; `output` the
-//! body encodings (framed output with timestamps, JSON lines).
+//! body encodings (framed output with timestamps, JSON lines); `detach` the
+//! detach-keys notation and input scanner.
 
+pub mod detach;
 pub mod output;
+pub mod peer;
 pub mod stdcopy;
 pub mod upgrade;
 
@@ -24,6 +27,9 @@ pub enum StdStream {
     Stdout = 1,
     /// 2
     Stderr = 2,
+    /// 3: moby's systemErr, an error of the daemon itself in the middle of a
+    /// stream (service logs that could not be read from a node).
+    Systemerr = 3,
 }
 
 /// A piece of container output.
@@ -54,6 +60,24 @@ pub struct AttachIo {
     pub output: OutputStream,
     /// Where client input goes, when stdin was requested and is open.
     pub stdin: Option<StdinSink>,
+    /// The sequence in client input that ends the session (with stdin);
+    /// the process keeps running.
+    pub detach_keys: Vec<u8>,
+    /// Called once when the client detached with the keys.
+    pub on_detach: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl AttachIo {
+    /// Output only: no stdin, so no detach keys.
+    pub fn output_only(tty: bool, output: OutputStream) -> AttachIo {
+        AttachIo {
+            tty,
+            output,
+            stdin: None,
+            detach_keys: Vec::new(),
+            on_detach: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for AttachIo {
@@ -61,6 +85,7 @@ impl std::fmt::Debug for AttachIo {
         f.debug_struct("AttachIo")
             .field("tty", &self.tty)
             .field("stdin", &self.stdin.is_some())
+            .field("detach_keys", &self.detach_keys)
             .finish_non_exhaustive()
     }
 }

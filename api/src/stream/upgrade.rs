@@ -4,7 +4,9 @@
 //! answers `101 UPGRADED` and from then on the connection carries container
 //! output one way (stdcopy-framed unless TTY) and client input the other.
 //! When the client half-closes its write side, the process's stdin is closed
-//! (so it sees EOF); when the output ends, the connection is closed.
+//! (so it sees EOF); when the output ends, the connection is closed. The
+//! detach keys in client input end the session and close the connection,
+//! leaving the process running.
 //! Without the `Upgrade` header (very old clients), output goes in a plain
 //! 200 streaming body and the request body, if any, feeds stdin.
 
@@ -18,9 +20,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use super::detach::{DetachScanner, Scanned};
 use super::output::{encode_chunk, encode_output, output_content_type};
 use super::{AttachIo, StdinSink};
 use crate::version::ApiVersion;
@@ -58,7 +61,7 @@ pub fn hijack(mut req: Request, io: AttachIo, version: ApiVersion) -> Response {
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let session = pump(TokioIo::new(upgraded), io);
+                let session = run_upgraded(upgraded, io);
                 match shutdown {
                     Some(s) => {
                         tokio::select! {
@@ -83,31 +86,87 @@ pub fn hijack(mut req: Request, io: AttachIo, version: ApiVersion) -> Response {
     resp
 }
 
-/// Copies both directions until the output ends.
+/// Runs a session on an upgraded connection. On a unix socket the output
+/// waits until the client has read the `101` head (see [`super::peer`]).
+async fn run_upgraded(upgraded: hyper::upgrade::Upgraded, io: AttachIo) {
+    match upgraded.downcast::<TokioIo<tokio::net::UnixStream>>() {
+        Ok(parts) => {
+            let stream = parts.io.into_inner();
+            super::peer::wait_until_read(&stream).await;
+            let (rd, wr) = stream.into_split();
+            // Bytes the client sent right behind the request (stdin) that
+            // hyper had already read.
+            let rd = std::io::Cursor::new(parts.read_buf).chain(rd);
+            pump_halves(rd, wr, io).await;
+        }
+        Err(upgraded) => pump(TokioIo::new(upgraded), io).await,
+    }
+}
+
+/// How the input side of a session ended.
+enum InputEnd {
+    /// The client half-closed or went away; stdin was closed.
+    Eof,
+    /// The client typed the detach keys.
+    Detached,
+}
+
+/// Copies both directions until the output ends or the client detaches.
 pub(crate) async fn pump<C>(conn: C, io: AttachIo)
 where
     C: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let (mut rd, mut wr) = tokio::io::split(conn);
+    let (rd, wr) = tokio::io::split(conn);
+    pump_halves(rd, wr, io).await;
+}
+
+async fn pump_halves<R, W>(mut rd: R, mut wr: W, io: AttachIo)
+where
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin,
+{
     let AttachIo {
         tty,
         mut output,
         stdin,
+        detach_keys,
+        on_detach,
     } = io;
     let input = async move {
-        match stdin {
-            Some(mut sink) => {
-                if let Err(e) = tokio::io::copy(&mut rd, &mut sink).await {
-                    tracing::debug!(error = %e, "attach input ended");
-                }
-                // The client half-closed (or went away): the process gets EOF.
-                if let Err(e) = sink.shutdown().await {
-                    tracing::debug!(error = %e, "closing container stdin");
-                }
-            }
+        let Some(mut sink) = stdin else {
             // Nothing reads client bytes, like dockerd without stdin=1.
-            None => std::future::pending::<()>().await,
+            return std::future::pending::<InputEnd>().await;
+        };
+        let mut scanner = DetachScanner::new(detach_keys);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = match rd.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "attach input ended");
+                    break;
+                }
+            };
+            let (data, detached) = match scanner.feed(&buf[..n]) {
+                Scanned::Forward(d) => (d, false),
+                Scanned::Detach(d) => (d, true),
+            };
+            if !data.is_empty() && sink.write_all(&data).await.is_err() {
+                break;
+            }
+            if detached {
+                // Like dockerd, detaching leaves stdin as it is; dropping
+                // the sink is all the backend sees.
+                let _ = sink.flush().await;
+                return InputEnd::Detached;
+            }
         }
+        // The client half-closed (or went away): the process gets EOF.
+        if let Err(e) = sink.shutdown().await {
+            tracing::debug!(error = %e, "closing container stdin");
+        }
+        InputEnd::Eof
     };
     let out = async move {
         while let Some(chunk) = output.next().await {
@@ -127,7 +186,16 @@ where
     loop {
         tokio::select! {
             _ = &mut out => break,
-            _ = &mut input, if !input_done => input_done = true,
+            end = &mut input, if !input_done => match end {
+                InputEnd::Eof => input_done = true,
+                InputEnd::Detached => {
+                    tracing::debug!("client detached with the detach keys");
+                    if let Some(f) = on_detach {
+                        f();
+                    }
+                    break;
+                }
+            },
         }
     }
 }
@@ -138,7 +206,9 @@ fn plain_stream(
     content_type: &'static str,
     shutdown: Option<ShutdownSignal>,
 ) -> Response {
-    let AttachIo { tty, output, stdin } = io;
+    let AttachIo {
+        tty, output, stdin, ..
+    } = io;
     // With no request body there is no input yet, and closing stdin would
     // end programs like `cat`: keep the sink open for as long as the output.
     let mut keep_open = None;
@@ -199,6 +269,8 @@ mod tests {
             tty: false,
             output: tokio_stream::wrappers::ReceiverStream::new(out_rx).boxed(),
             stdin: Some(Box::new(stdin_w)),
+            detach_keys: vec![0x10, 0x11],
+            on_detach: None,
         };
         let session = tokio::spawn(pump(server, io));
         let (mut crd, mut cwr) = tokio::io::split(client);
@@ -221,5 +293,36 @@ mod tests {
         crd.read_to_end(&mut wire).await.unwrap();
         assert_eq!(wire, stdcopy::encode(StdStream::Stderr, b"late"));
         session.await.unwrap();
+    }
+
+    /// The detach keys end the session: the bytes before them reach stdin,
+    /// stdin is not shut down, the connection closes and the hook runs.
+    #[tokio::test]
+    async fn detach_keys_end_the_session() {
+        let (client, server) = tokio::io::duplex(4096);
+        let (stdin_w, mut stdin_r) = tokio::io::duplex(4096);
+        let (_out_tx, out_rx) = tokio::sync::mpsc::channel::<OutputChunk>(4);
+        let (hook_tx, hook_rx) = tokio::sync::oneshot::channel();
+        let io = AttachIo {
+            tty: true,
+            output: tokio_stream::wrappers::ReceiverStream::new(out_rx).boxed(),
+            stdin: Some(Box::new(stdin_w)),
+            detach_keys: vec![0x18, b'y'],
+            on_detach: Some(Box::new(move || {
+                let _ = hook_tx.send(());
+            })),
+        };
+        let session = tokio::spawn(pump(server, io));
+        let (mut crd, mut cwr) = tokio::io::split(client);
+        cwr.write_all(b"ab\x18c\x18").await.unwrap();
+        cwr.write_all(b"yafter").await.unwrap();
+        session.await.unwrap();
+        hook_rx.await.expect("detach hook called");
+        let mut got = Vec::new();
+        stdin_r.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"ab\x18c");
+        let mut wire = Vec::new();
+        crd.read_to_end(&mut wire).await.unwrap();
+        assert!(wire.is_empty());
     }
 }

@@ -15,12 +15,16 @@ use crate::Backends;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Filters;
 use crate::models::*;
+use crate::routers::archive::{ArchiveBackend, PathStat, PutOptions};
 use crate::routers::containers::{
     AttachOptions, ContainersBackend, ListOptions, LogsOptions, WaitCondition,
 };
+use crate::routers::distribution::{DistributionBackend, LoginRequest};
 use crate::routers::exec::ExecBackend;
 use crate::routers::images::{ImagesBackend, ImportOptions, ProgressStream};
+use crate::routers::networks::NetworksBackend;
 use crate::routers::system::SystemBackend;
+use crate::routers::volumes::VolumesBackend;
 use crate::stream::{AttachIo, ByteStream, OutputChunk, OutputStream, StdStream};
 pub(crate) use crate::tests::swarm_fakes::SwarmRole;
 
@@ -38,11 +42,20 @@ impl Fake {
         let f = Arc::new(Fake::default());
         let b = Backends {
             containers: f.clone(),
+            archive: f.clone(),
             exec: f.clone(),
             images: f.clone(),
+            build: f.clone(),
+            distribution: f.clone(),
             system: f.clone(),
             swarm: f.clone(),
             nodes: f.clone(),
+            networks: f.clone(),
+            volumes: f.clone(),
+            services: f.clone(),
+            tasks: f.clone(),
+            secrets: f.clone(),
+            configs: f.clone(),
         };
         (f, b)
     }
@@ -91,6 +104,8 @@ pub(crate) fn echo_io(tty: bool) -> AttachIo {
         tty,
         output,
         stdin: Some(Box::new(stdin)),
+        detach_keys: crate::stream::detach::DEFAULT_DETACH_KEYS.to_vec(),
+        on_detach: None,
     }
 }
 
@@ -241,6 +256,97 @@ impl ContainersBackend for Fake {
         known(id)?;
         Ok(futures::stream::iter([Ok(Bytes::from_static(b"tar"))]).boxed())
     }
+    async fn commit(
+        &self,
+        id: &str,
+        opts: crate::routers::containers::CommitOptions,
+    ) -> ApiResult<String> {
+        self.record(format!("commit {id} {opts:?}"));
+        Ok("sha256:1".into())
+    }
+    async fn stats(
+        &self,
+        id: &str,
+        mode: crate::routers::containers::StatsMode,
+    ) -> ApiResult<futures::stream::BoxStream<'static, serde_json::Value>> {
+        self.record(format!("stats {id} {mode:?}"));
+        let docs = vec![
+            serde_json::json!({"id": id, "n": 1}),
+            serde_json::json!({"id": id, "n": 2}),
+        ];
+        Ok(futures::stream::iter(docs).boxed())
+    }
+    async fn update(
+        &self,
+        id: &str,
+        body: crate::models::ContainerUpdateBody,
+    ) -> ApiResult<crate::models::ContainerUpdateResponse> {
+        self.record(format!("update {id} memory={:?}", body.memory));
+        Ok(crate::models::ContainerUpdateResponse {
+            warnings: Some(vec![]),
+        })
+    }
+}
+
+#[async_trait]
+impl ArchiveBackend for Fake {
+    async fn stat(&self, id: &str, path: &str) -> ApiResult<PathStat> {
+        self.record(format!("stat {id} {path}"));
+        Ok(PathStat {
+            name: "f".into(),
+            size: 1,
+            mode: 0o644,
+            mtime: "2026-01-01T00:00:00Z".into(),
+            link_target: String::new(),
+        })
+    }
+    async fn get(&self, id: &str, path: &str) -> ApiResult<(PathStat, ByteStream)> {
+        let stat = self.stat(id, path).await?;
+        Ok((stat, futures::stream::empty().boxed()))
+    }
+    async fn put(
+        &self,
+        id: &str,
+        path: &str,
+        _body: ByteStream,
+        opts: PutOptions,
+    ) -> ApiResult<()> {
+        self.record(format!("put {id} {path} {}", opts.copy_uid_gid));
+        Ok(())
+    }
+    async fn changes(&self, _id: &str) -> ApiResult<Vec<FilesystemChange>> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl VolumesBackend for Fake {
+    async fn list(&self, _filters: Filters) -> ApiResult<VolumeListResponse> {
+        self.record("volume-list".to_string());
+        Ok(VolumeListResponse {
+            volumes: Some(Vec::new()),
+            warnings: None,
+        })
+    }
+    async fn create(&self, opts: VolumeCreateOptions) -> ApiResult<Volume> {
+        let name = opts.name.unwrap_or_default();
+        self.record(format!("volume-create {name}"));
+        Ok(Volume {
+            name,
+            driver: "local".into(),
+            ..Default::default()
+        })
+    }
+    async fn inspect(&self, name: &str) -> ApiResult<Volume> {
+        Err(ApiError::not_found(format!("get {name}: no such volume")))
+    }
+    async fn remove(&self, name: &str, force: bool) -> ApiResult<()> {
+        self.record(format!("volume-remove {name} force={force}"));
+        Ok(())
+    }
+    async fn prune(&self, _filters: Filters) -> ApiResult<VolumePruneResponse> {
+        Ok(VolumePruneResponse::default())
+    }
 }
 
 #[async_trait]
@@ -334,13 +440,46 @@ impl ImagesBackend for Fake {
         &self,
         image: &str,
         tag: Option<&str>,
+        platform: Option<&str>,
         auth: Option<String>,
     ) -> ApiResult<ProgressStream> {
-        self.record(format!("pull {image} {tag:?} auth={auth:?}"));
+        self.record(format!(
+            "pull {image} {tag:?} platform={platform:?} auth={auth:?}"
+        ));
         Ok(progress(vec![
             serde_json::json!({"status": "Pulling"}),
             serde_json::json!({"status": "Done"}),
         ]))
+    }
+    async fn push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<String>,
+    ) -> ApiResult<ProgressStream> {
+        self.record(format!("push {name} {tag:?} auth={auth:?}"));
+        Ok(progress(vec![serde_json::json!({"status": "Pushed"})]))
+    }
+}
+
+#[async_trait]
+impl DistributionBackend for Fake {
+    async fn login(&self, req: LoginRequest) -> ApiResult<SystemAuthResponse> {
+        self.record(format!("login {} {}", req.username, req.serveraddress));
+        if req.password == "wrong" {
+            return Err(ApiError::new(
+                crate::error::ErrorKind::Unauthorized,
+                "login attempt failed with status: 401 Unauthorized",
+            ));
+        }
+        Ok(SystemAuthResponse {
+            status: "Login Succeeded".into(),
+            identity_token: None,
+        })
+    }
+    async fn inspect(&self, name: &str, auth: Option<String>) -> ApiResult<DistributionInspect> {
+        self.record(format!("distribution {name} auth={auth:?}"));
+        Ok(DistributionInspect::default())
     }
 }
 
@@ -376,5 +515,60 @@ impl SystemBackend for Fake {
     }
     async fn df(&self) -> ApiResult<SystemDataUsageResponse> {
         Ok(SystemDataUsageResponse::default())
+    }
+}
+
+#[async_trait]
+impl NetworksBackend for Fake {
+    async fn list(&self, _filters: Filters) -> ApiResult<Vec<Network>> {
+        self.record("networks.list".into());
+        Ok(Vec::new())
+    }
+    async fn inspect(&self, id: &str) -> ApiResult<Network> {
+        self.record(format!("networks.inspect {id}"));
+        if id == "missing" {
+            return Err(ApiError::not_found(format!("network {id} not found")));
+        }
+        Ok(Network::default())
+    }
+    async fn create(&self, req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+        self.record(format!("networks.create {}", req.name));
+        Ok(NetworkCreateResponse::default())
+    }
+    async fn remove(&self, id: &str) -> ApiResult<()> {
+        self.record(format!("networks.remove {id}"));
+        Ok(())
+    }
+    async fn connect(&self, id: &str, _req: NetworkConnectRequest) -> ApiResult<()> {
+        self.record(format!("networks.connect {id}"));
+        Ok(())
+    }
+    async fn disconnect(&self, id: &str, _req: NetworkDisconnectRequest) -> ApiResult<()> {
+        self.record(format!("networks.disconnect {id}"));
+        Ok(())
+    }
+    async fn prune(&self, _filters: Filters) -> ApiResult<NetworkPruneResponse> {
+        self.record("networks.prune".into());
+        Ok(NetworkPruneResponse::default())
+    }
+}
+
+#[async_trait]
+impl crate::routers::build::BuildBackend for Fake {
+    async fn build(
+        &self,
+        opts: crate::routers::build::BuildOptions,
+        _context: crate::stream::ByteStream,
+    ) -> ApiResult<ProgressStream> {
+        self.record(format!("build tags={:?}", opts.tags));
+        Ok(futures::stream::iter(vec![
+            serde_json::json!({"stream": "Step 1/1 : FROM scratch\n"}),
+        ])
+        .boxed())
+    }
+
+    async fn prune(&self) -> ApiResult<crate::routers::build::BuildPruneReport> {
+        self.record("build prune".to_owned());
+        Ok(crate::routers::build::BuildPruneReport::default())
     }
 }

@@ -2,6 +2,8 @@
 
 mod fakes;
 mod router;
+mod services;
+mod services_fakes;
 mod socket;
 mod swarm;
 mod swarm_fakes;

@@ -203,37 +203,52 @@ async fn version_injects_api_range() {
 
 #[tokio::test]
 async fn unsupported_features_fail_cleanly() {
-    let (status, _, body, _) = call(Method::GET, "/v1.50/networks").await;
-    assert_eq!(status, 501);
-    assert_eq!(message(&body), "Shoal does not support networks yet");
-    let (status, _, _, _) = call(Method::POST, "/volumes/create").await;
-    assert_eq!(status, 501);
-    // One object: there is none, as dockerd would say (docker inspect
-    // relies on it to try the next kind).
-    let (status, _, body, _) = call(Method::GET, "/v1.50/volumes/abc").await;
-    assert_eq!(status, 404);
-    assert_eq!(message(&body), "get abc: no such volume");
-    let (status, _, body, _) = call(Method::GET, "/networks/abc").await;
-    assert_eq!(status, 404);
-    assert_eq!(message(&body), "network abc not found");
     let (status, _, body, _) = call(Method::GET, "/plugins/abc/json").await;
     assert_eq!(status, 404);
     assert_eq!(message(&body), "plugin \"abc\" not found");
-    let (status, _, _, _) = call(Method::GET, "/plugins").await;
+    let (status, _, body, _) = call(Method::GET, "/plugins").await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"[]");
+    let (status, _, body, _) = call(Method::POST, "/plugins/abc/enable").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "plugin \"abc\" not found");
+    let (status, _, body, _) = call(Method::POST, "/plugins/pull?remote=x").await;
     assert_eq!(status, 501);
-    for uri in ["/services/x", "/tasks", "/secrets", "/configs"] {
-        let (status, _, body, _) = call(Method::GET, uri).await;
-        assert_eq!(status, 503, "{uri}");
-        assert_eq!(
-            message(&body),
-            "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm \
-             join\" to connect this node to swarm and try again."
-        );
-    }
-    let (status, _, _, _) = call(Method::GET, "/containers/abc/stats").await;
-    assert_eq!(status, 501);
+    assert!(message(&body).contains("no plugin runtime"));
+    let (status, _, _, _) = call(
+        Method::GET,
+        "/plugins?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+    )
+    .await;
+    assert_eq!(status, 400);
     let (status, _, _, _) = call(Method::GET, "/images/search?term=x").await;
     assert_eq!(status, 501);
+}
+
+/// Found by the schema fuzz (tests/tests/system/t50_fuzz.rs): a placeholder answered 501 on
+/// every method, and `?link=1` answered 501 before looking the container up; dockerd gives 405
+/// and 404 there.
+#[tokio::test]
+async fn refusals_come_after_dockerd_own_4xx() {
+    let (status, _, body, _) = call(Method::POST, "/session").await;
+    assert_eq!(status, 501);
+    assert!(message(&body).contains("build sessions"));
+    for (method, path) in [
+        (Method::TRACE, "/session"),
+        (Method::GET, "/session"),
+        (Method::DELETE, "/images/search"),
+        (Method::POST, "/containers/abc/attach/ws"),
+    ] {
+        let (status, _, body, _) = call(method.clone(), path).await;
+        assert_eq!(status, 405, "{method} {path}");
+        assert_eq!(message(&body), "method not allowed");
+    }
+    let (status, _, body, _) = call(Method::DELETE, "/containers/missing?link=1").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "No such container: missing");
+    let (status, _, body, _) = call(Method::DELETE, "/containers/abc?link=1").await;
+    assert_eq!(status, 501);
+    assert!(message(&body).contains("links"));
 }
 
 #[tokio::test]
@@ -297,8 +312,38 @@ async fn image_create_pulls_or_imports() {
     );
     assert_eq!(
         calls,
-        vec![r#"pull busybox Some("latest") auth=Some("e30=")"#]
+        vec![r#"pull busybox Some("latest") platform=None auth=Some("e30=")"#]
     );
+    let (status, _, body, calls) = call_with(
+        Method::POST,
+        "/images/create?fromImage=busybox&platform=linux/arm64&changes=CMD%20sh",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&body).contains("changes"), "{}", message(&body));
+    assert!(calls.is_empty(), "{calls:?}");
+
+    let (status, _, body, calls) = call_with(
+        Method::POST,
+        "/commit?container=abc&repo=x&changes=CMD%20sh&pause=0",
+        &[],
+        b"{}",
+    )
+    .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].contains("pause: false"), "{calls:?}");
+    let (status, _, body, _) = call_with(
+        Method::POST,
+        "/commit?container=abc",
+        &[],
+        br#"{"Cmd":["sh"]}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&body).contains("commit body"), "{}", message(&body));
 
     let (status, _, _, calls) = call_with(
         Method::POST,
@@ -419,4 +464,137 @@ async fn attach_without_upgrade_streams_plain() {
 
     let (status, _, _, _) = call(Method::POST, "/containers/missing/attach?stream=1").await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn volume_routes_parse_like_dockerd() {
+    let ct = [("content-type", "application/json")];
+    // Go matches field names ignoring case; so does Shoal.
+    let (status, _, body, calls) =
+        call_with(Method::POST, "/volumes/create", &ct, br#"{"name":"v1"}"#).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["Name"],
+        "v1"
+    );
+    assert_eq!(calls, vec!["volume-create v1"]);
+    let (status, _, body, _) = call(
+        Method::GET,
+        "/volumes?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(message(&body), "invalid filter 'bogus'");
+    let (status, _, _, calls) = call(Method::DELETE, "/volumes/v1?force=1").await;
+    assert_eq!(status, 204);
+    assert_eq!(calls, vec!["volume-remove v1 force=true"]);
+    let (status, _, body, _) = call(Method::GET, "/v1.50/volumes/abc").await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&body), "get abc: no such volume");
+}
+
+#[tokio::test]
+async fn archive_stat_header_is_base64_json() {
+    let (status, h, body, calls) = call(Method::HEAD, "/containers/c1/archive?path=/etc/f").await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert_eq!(calls, vec!["stat c1 /etc/f"]);
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(h["x-docker-container-path-stat"].as_bytes())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(v["name"], "f");
+    assert_eq!(v["mode"], 0o644);
+    let (status, _, body, _) = call(Method::PUT, "/containers/c1/archive").await;
+    assert_eq!(status, 400);
+    assert_eq!(message(&body), "bad parameter: path cannot be empty");
+}
+
+/// A body the handler never reads is still read to its end before the
+/// answer, so a client that writes it after the head never hits a closed
+/// socket (the flaky "Broken pipe" of garbage-body tests).
+#[tokio::test]
+async fn small_ignored_body_is_drained_before_answering() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    use futures::StreamExt;
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"xyz"))])
+        .chain(futures::stream::poll_fn(move |_| {
+            flag.store(true, Ordering::SeqCst);
+            std::task::Poll::Ready(None)
+        }));
+    let (_fake, backends) = Fake::backends();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/containers/fresh/start")
+        .header("content-length", "3")
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let resp = crate::router(backends).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "body must be read to its end before the handler answers"
+    );
+}
+
+/// Latency is reported per route template (not per container ID) and status.
+#[tokio::test]
+async fn request_metrics_see_route_templates() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<(String, String, u16)>>);
+    impl crate::RequestMetrics for Seen {
+        fn observe(&self, method: &str, route: &str, status: u16, _: std::time::Duration) {
+            let mut v = self.0.lock().unwrap();
+            v.push((method.to_owned(), route.to_owned(), status));
+        }
+    }
+    let seen = Arc::new(Seen::default());
+    let (_fake, backends) = Fake::backends();
+    let app = crate::router_observed(backends, Some(seen.clone()));
+    for uri in ["/v1.45/containers/fresh/start", "/no/such/path"] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        app.clone().oneshot(req).await.unwrap();
+    }
+    let got = seen.0.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            ("POST".into(), "/containers/{id}/start".into(), 204),
+            ("POST".into(), "unmatched".into(), 404),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stats_modes_and_update() {
+    let (status, headers, body, calls) = call(Method::GET, "/containers/abc/stats").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "{\"id\":\"abc\",\"n\":1}\n{\"id\":\"abc\",\"n\":2}\n"
+    );
+    assert_eq!(calls, vec!["stats abc Stream"]);
+    let (_, _, _, calls) = call(Method::GET, "/containers/abc/stats?stream=0").await;
+    assert_eq!(calls, vec!["stats abc Single"]);
+    let (_, _, _, calls) = call(Method::GET, "/containers/abc/stats?stream=false&one-shot=1").await;
+    assert_eq!(calls, vec!["stats abc OneShot"]);
+    let (status, _, body, calls) = call_with(
+        Method::POST,
+        "/containers/abc/update",
+        &[("content-type", "application/json")],
+        br#"{"Memory": 67108864}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], br#"{"Warnings":[]}"#);
+    assert_eq!(calls, vec!["update abc memory=Some(67108864)"]);
 }

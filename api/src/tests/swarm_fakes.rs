@@ -36,7 +36,7 @@ pub(crate) const UNLOCK_KEY: &str = "SWMKEY-1-fake";
 
 impl Fake {
     /// dockerd's refusal for cluster state on anything but a manager.
-    fn manager_only(&self) -> ApiResult<()> {
+    pub(crate) fn manager_only(&self) -> ApiResult<()> {
         match self.role() {
             SwarmRole::Manager => Ok(()),
             SwarmRole::Worker => Err(ApiError::unavailable(WORKER_NOT_MANAGER)),

@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::{AttachOptions, ContainersBackend, ListOptions, LogsOptions, WaitCondition};
+use super::{
+    AttachOptions, CommitOptions, ContainersBackend, ListOptions, LogsOptions, WaitCondition,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::models::{ContainerCreateBody, ContainerWaitResponse};
@@ -22,12 +24,13 @@ use crate::stream::output::{encode_output, output_content_type};
 use crate::stream::upgrade::hijack;
 use crate::version::ApiVersion;
 
-type Backend = State<Arc<dyn ContainersBackend>>;
+pub(super) type Backend = State<Arc<dyn ContainersBackend>>;
 
 /// The `/containers` routes over `backend`.
 pub(crate) fn routes(backend: Arc<dyn ContainersBackend>) -> Router {
     Router::new()
         .route("/containers/json", get(list))
+        .route("/commit", post(commit))
         .route("/containers/create", post(create))
         .route("/containers/prune", post(prune))
         .route("/containers/{id}", axum::routing::delete(remove))
@@ -45,14 +48,23 @@ pub(crate) fn routes(backend: Arc<dyn ContainersBackend>) -> Router {
         .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/attach", post(attach))
         .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/stats", get(super::resources::stats))
+        .route("/containers/{id}/update", post(super::resources::update))
         .with_state(backend)
 }
 
 async fn create(
     State(b): Backend,
     q: QueryParams,
-    JsonBody(body): JsonBody<ContainerCreateBody>,
+    version: ApiVersion,
+    JsonBody(mut body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
+    // StartInterval came with API 1.44; dockerd drops it from older clients' requests.
+    if !version.at_least(1, 44)
+        && let Some(hc) = body.healthcheck.as_mut()
+    {
+        hc.start_interval = None;
+    }
     // `platform` is accepted but not forwarded: the backend trait has no
     // parameter for it yet, and Shoal only runs native images.
     let created = b.create(q.string("name"), body).await?;
@@ -166,6 +178,8 @@ async fn remove(
     q: QueryParams,
 ) -> ApiResult<StatusCode> {
     if q.bool("link") {
+        // dockerd looks the container up first: a missing one is its 404, not our 501.
+        b.inspect(&id, false).await?;
         return Err(ApiError::not_implemented(
             "Shoal does not support legacy container links",
         ));
@@ -192,12 +206,12 @@ async fn top(State(b): Backend, Path(id): Path<String>, q: QueryParams) -> ApiRe
 }
 
 /// dockerd's `tail`: a count, or anything else (`all`) for everything.
-fn parse_tail(raw: Option<&str>) -> Option<usize> {
+pub(crate) fn parse_tail(raw: Option<&str>) -> Option<usize> {
     raw.and_then(|t| t.trim().parse::<usize>().ok())
 }
 
 /// `since`/`until` are unix seconds with optional fraction; 0 means unset.
-fn parse_unix_time(q: &QueryParams, key: &str) -> ApiResult<Option<i128>> {
+pub(crate) fn parse_unix_time(q: &QueryParams, key: &str) -> ApiResult<Option<i128>> {
     let Some(raw) = q.get(key).map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -318,6 +332,37 @@ async fn export(State(b): Backend, Path(id): Path<String>) -> ApiResult<Response
         Body::from_stream(tar),
     )
         .into_response())
+}
+
+/// `docker commit`. The body may carry a container config to commit
+/// instead of the container's; Shoal takes the container's (plus
+/// `changes`), so a body with any field is refused rather than ignored.
+async fn commit(State(b): Backend, q: QueryParams, body: Bytes) -> ApiResult<Response> {
+    let Some(container) = q.string("container").filter(|c| !c.is_empty()) else {
+        return Err(ApiError::invalid("No container name or ID supplied"));
+    };
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+        let empty = v.is_null()
+            || v.as_object()
+                .is_some_and(|o| o.values().all(|x| x.is_null()));
+        if !empty {
+            return Err(ApiError::invalid(
+                "Shoal does not support a container config in the commit body; use changes",
+            ));
+        }
+    }
+    let opts = CommitOptions {
+        repo: q.string("repo").filter(|r| !r.is_empty()),
+        tag: q.string("tag").filter(|t| !t.is_empty()),
+        comment: q.string("comment"),
+        author: q.string("author"),
+        changes: q.all("changes"),
+        pause: q.get("pause").is_none() || q.bool("pause"),
+    };
+    let id = b.commit(&container, opts).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 
 use super::ExecBackend;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{QueryParams, decode_json};
+use crate::extract::{QueryParams, decode_json, fold_field_case};
 use crate::models::{ExecConfig, ExecStartConfig};
 use crate::routers::containers::parse_size;
 use crate::stream::upgrade::hijack;
@@ -21,6 +21,21 @@ type Backend = State<Arc<dyn ExecBackend>>;
 
 /// Largest exec-start body read; it is a tiny JSON object.
 const START_BODY_LIMIT: usize = 64 * 1024;
+
+/// The fields of an exec config, as dockerd spells them.
+const EXEC_CONFIG_FIELDS: &[&str] = &[
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ConsoleSize",
+    "DetachKeys",
+    "Tty",
+    "Env",
+    "Cmd",
+    "Privileged",
+    "User",
+    "WorkingDir",
+];
 
 /// The exec routes over `backend`.
 pub(crate) fn routes(backend: Arc<dyn ExecBackend>) -> Router {
@@ -35,8 +50,11 @@ pub(crate) fn routes(backend: Arc<dyn ExecBackend>) -> Router {
 async fn create(
     State(b): Backend,
     Path(id): Path<String>,
-    crate::extract::JsonBody(config): crate::extract::JsonBody<ExecConfig>,
+    crate::extract::JsonBody(mut config): crate::extract::JsonBody<serde_json::Value>,
 ) -> ApiResult<Response> {
+    fold_field_case(&mut config, EXEC_CONFIG_FIELDS);
+    let config: ExecConfig = serde_json::from_value(config)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
     let created = b.create(&id, config).await?;
     // bollard's IdResponse serialises as `id`; dockerd writes `Id`, and
     // case-sensitive SDKs (docker-py) read only that.

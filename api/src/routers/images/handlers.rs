@@ -20,6 +20,7 @@ use futures::StreamExt;
 use super::{ImagesBackend, ImportOptions, ProgressStream};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
+use crate::routers::distribution::registry_auth;
 use crate::routers::not_found;
 use crate::stream::ByteStream;
 use crate::stream::output::json_lines;
@@ -105,20 +106,23 @@ async fn create(State(b): Backend, q: QueryParams, req: Request) -> ApiResult<Re
     let Some(image) = q.string("fromImage") else {
         return Err(ApiError::invalid("either fromImage or fromSrc is required"));
     };
+    for import_only in ["changes", "message", "repo"] {
+        if q.get(import_only).is_some_and(|v| !v.is_empty()) {
+            return Err(ApiError::invalid(format!(
+                "{import_only} applies to imports (fromSrc), not to pulls (fromImage)"
+            )));
+        }
+    }
     let auth = registry_auth(req.headers());
     let progress = b
-        .pull(&image, q.get("tag").filter(|t| !t.is_empty()), auth)
+        .pull(
+            &image,
+            q.get("tag").filter(|t| !t.is_empty()),
+            q.get("platform").filter(|p| !p.is_empty()),
+            auth,
+        )
         .await?;
     Ok(progress_response(progress))
-}
-
-/// `X-Registry-Auth`: base64url JSON credentials, passed on untouched.
-fn registry_auth(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-registry-auth")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
 }
 
 /// Which per-image endpoint a catch-all path names.
@@ -166,6 +170,7 @@ async fn by_name(
     State(b): Backend,
     Path(rest): Path<String>,
     method: Method,
+    headers: HeaderMap,
     q: QueryParams,
 ) -> ApiResult<Response> {
     match classify(&method, &rest) {
@@ -178,9 +183,17 @@ async fn by_name(
             b.tag(name, repo, tag).await?;
             Ok(StatusCode::CREATED.into_response())
         }
-        ImageAction::Push(_) => Err(ApiError::not_implemented(
-            "Shoal does not support image push yet",
-        )),
+        ImageAction::Push(name) => {
+            let tag = q.get("tag").filter(|t| !t.is_empty());
+            let platform = q.get("platform").filter(|p| !p.is_empty());
+            if platform.is_some() {
+                return Err(ApiError::invalid(
+                    "Shoal does not support the platform parameter of push: images hold one platform",
+                ));
+            }
+            let auth = registry_auth(&headers);
+            Ok(progress_response(b.push(name, tag, auth).await?))
+        }
         ImageAction::Remove(name) => {
             let deleted = b.remove(name, q.bool("force"), q.bool("noprune")).await?;
             Ok(Json(deleted).into_response())
