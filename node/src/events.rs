@@ -65,6 +65,7 @@ impl EventsBus {
         }
         history.push_back(msg.clone());
         let _ = self.tx.send(msg);
+        crate::metrics::METRICS.event();
     }
 
     /// Past events (oldest first) and a receiver for the ones after them.

@@ -14,11 +14,20 @@
 //! Tracing fields: `container.id`, `exec.id`, `image.ref`, `api.method`,
 //! `api.path`, `http.status`.
 
+pub mod agent;
 pub mod backends;
+pub mod build;
 pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod events;
 pub mod image;
+pub mod live;
+pub mod metrics;
+pub mod net_config;
+pub mod network;
+pub mod registry;
+pub mod reload;
 pub mod runtime;
+pub mod volume;

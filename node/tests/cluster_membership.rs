@@ -101,7 +101,7 @@ async fn swarm_lifecycle_on_loopback() {
         m1.find_node(&id1).unwrap().spec.availability,
         NodeAvailability::Pause
     );
-    let tokens = m1.cluster().unwrap().root_ca.join_tokens;
+    let tokens = m1.cluster().unwrap().root_ca.join_tokens.clone();
 
     // A wrong secret with the right CA digest is refused with dockerd's text.
     let bad = format!(
@@ -117,7 +117,7 @@ async fn swarm_lifecycle_on_loopback() {
     assert_eq!(n4.svc.status().state, "inactive");
 
     // A caller without a certificate gets nothing from the dispatcher or from Raft.
-    let ca = m1.cluster().unwrap().root_ca.ca_cert_pem;
+    let ca = m1.cluster().unwrap().root_ca.ca_cert_pem.clone();
     let ch = shoal_node::cluster::join::channel(&n1.addr, &ca, None).unwrap();
     let err = shoal_node::cluster::pb::cluster_client::ClusterClient::new(ch.clone())
         .heartbeat(shoal_node::cluster::pb::Msg {

@@ -59,7 +59,7 @@ async fn autolock_and_force_new_cluster() {
         .unwrap();
     let m1 = n1.svc.manager().unwrap();
     let key = m1.unlock_key().unwrap().expect("autolock key");
-    let token = m1.cluster().unwrap().root_ca.join_tokens.manager;
+    let token = m1.cluster().unwrap().root_ca.join_tokens.manager.clone();
     for n in [&n2, &n3] {
         n.svc
             .join(JoinParams {

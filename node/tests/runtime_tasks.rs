@@ -321,7 +321,7 @@ async fn list_and_update_resources() {
     input.host_config.memory = Some(64 << 20);
     input.host_config.pids_limit = Some(50);
     env.rt
-        .task_update(&id, &oci_spec::linux_resources(&input))
+        .task_update(&id, &oci_spec::update_resources(&input.host_config))
         .await
         .unwrap();
     let (mem, pids) = if oci_spec::cgroup_v2() {
@@ -337,6 +337,14 @@ async fn list_and_update_resources() {
     };
     assert_eq!(std::fs::read_to_string(mem).unwrap().trim(), "67108864");
     assert_eq!(std::fs::read_to_string(pids).unwrap().trim(), "50");
+    // What `docker stats` reads from the same cgroup.
+    let stats = shoal_node::runtime::cgroups::CgroupReader::new(&format!("/shoal-test/{id}"))
+        .stats()
+        .unwrap();
+    assert_eq!(stats.mem_limit, Some(64 << 20));
+    assert_eq!(stats.pids_limit, Some(50));
+    assert!(stats.pids_current >= 1, "{stats:?}");
+    assert!(stats.mem_usage > 0, "{stats:?}");
     env.remove(&id).await;
     assert!(env.rt.task_list().await.unwrap().is_empty());
     env.shutdown().await;

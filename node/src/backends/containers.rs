@@ -16,6 +16,7 @@ use shoal_api::stream::{AttachIo, ByteStream, OutputStream};
 
 use super::errors::engine_error;
 use crate::engine::Engine;
+use crate::metrics::timed;
 
 /// The containers router's backend.
 #[derive(Debug, Clone)]
@@ -31,7 +32,9 @@ impl ContainersBackend for ContainersApi {
         name: Option<String>,
         body: ContainerCreateBody,
     ) -> ApiResult<ContainerCreateResponse> {
-        let c = self.engine.create(name, body).await.map_err(engine_error)?;
+        let c = timed("create", self.engine.create(name, body))
+            .await
+            .map_err(engine_error)?;
         Ok(ContainerCreateResponse {
             id: c.id,
             warnings: c.warnings,
@@ -44,11 +47,12 @@ impl ContainersBackend for ContainersApi {
         self.engine.inspect(id, size).await.map_err(engine_error)
     }
     async fn start(&self, id: &str) -> ApiResult<()> {
-        self.engine.start(id).await.map_err(engine_error)
+        timed("start", self.engine.start(id))
+            .await
+            .map_err(engine_error)
     }
     async fn stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> ApiResult<()> {
-        self.engine
-            .stop(id, signal, timeout)
+        timed("stop", self.engine.stop(id, signal, timeout))
             .await
             .map_err(engine_error)
     }
@@ -58,19 +62,24 @@ impl ContainersBackend for ContainersApi {
         signal: Option<String>,
         timeout: Option<i64>,
     ) -> ApiResult<()> {
-        self.engine
-            .restart(id, signal, timeout)
+        timed("restart", self.engine.restart(id, signal, timeout))
             .await
             .map_err(engine_error)
     }
     async fn kill(&self, id: &str, signal: Option<String>) -> ApiResult<()> {
-        self.engine.kill(id, signal).await.map_err(engine_error)
+        timed("kill", self.engine.kill(id, signal))
+            .await
+            .map_err(engine_error)
     }
     async fn pause(&self, id: &str) -> ApiResult<()> {
-        self.engine.pause(id).await.map_err(engine_error)
+        timed("pause", self.engine.pause(id))
+            .await
+            .map_err(engine_error)
     }
     async fn unpause(&self, id: &str) -> ApiResult<()> {
-        self.engine.unpause(id).await.map_err(engine_error)
+        timed("unpause", self.engine.unpause(id))
+            .await
+            .map_err(engine_error)
     }
     async fn wait(
         &self,
@@ -86,8 +95,7 @@ impl ContainersBackend for ContainersApi {
             .boxed())
     }
     async fn remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {
-        self.engine
-            .remove(id, force, volumes)
+        timed("delete", self.engine.remove(id, force, volumes))
             .await
             .map_err(engine_error)
     }
@@ -114,5 +122,44 @@ impl ContainersBackend for ContainersApi {
     }
     async fn export(&self, id: &str) -> ApiResult<ByteStream> {
         self.engine.export(id).await.map_err(engine_error)
+    }
+    async fn commit(
+        &self,
+        id: &str,
+        opts: shoal_api::routers::containers::CommitOptions,
+    ) -> ApiResult<String> {
+        self.engine
+            .commit(
+                id,
+                crate::engine::CommitOptions {
+                    repo: opts.repo,
+                    tag: opts.tag,
+                    comment: opts.comment,
+                    author: opts.author,
+                    changes: opts.changes,
+                    pause: opts.pause,
+                },
+            )
+            .await
+            .map_err(engine_error)
+    }
+    async fn stats(
+        &self,
+        id: &str,
+        mode: shoal_api::routers::containers::StatsMode,
+    ) -> ApiResult<futures::stream::BoxStream<'static, serde_json::Value>> {
+        self.engine.stats(id, mode).await.map_err(engine_error)
+    }
+    async fn update(
+        &self,
+        id: &str,
+        body: shoal_api::models::ContainerUpdateBody,
+    ) -> ApiResult<shoal_api::models::ContainerUpdateResponse> {
+        let warnings = timed("update", self.engine.update(id, body))
+            .await
+            .map_err(engine_error)?;
+        Ok(shoal_api::models::ContainerUpdateResponse {
+            warnings: Some(warnings),
+        })
     }
 }

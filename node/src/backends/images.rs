@@ -12,8 +12,14 @@ use shoal_api::models::{
 use shoal_api::routers::images::{ImagesBackend, ImportOptions, ProgressStream};
 use shoal_api::stream::ByteStream;
 
-use super::errors::image_error;
-use crate::image::{DeleteItem, ImageService, ImportRequest, Reference};
+use shoal_api::models::{DistributionInspect, SystemAuthResponse};
+use shoal_api::routers::distribution::{DistributionBackend, LoginRequest};
+
+use super::errors::{image_error, registry_error};
+use crate::image::{
+    DeleteItem, ImageError, ImageService, ImportRequest, Progress, PullRequest, Reference,
+};
+use crate::registry::Credentials;
 
 /// The images router's backend.
 #[derive(Debug, Clone)]
@@ -46,9 +52,12 @@ fn delete_items(items: Vec<DeleteItem>) -> Vec<ImageDeleteResponseItem> {
 
 #[async_trait]
 impl ImagesBackend for ImagesApi {
-    async fn list(&self, _all: bool, filters: Filters) -> ApiResult<Vec<ImageSummary>> {
-        // `all` adds intermediate build images; Shoal has none.
-        let entries = self.service.list(&filters.0).await.map_err(image_error)?;
+    async fn list(&self, all: bool, filters: Filters) -> ApiResult<Vec<ImageSummary>> {
+        let entries = self
+            .service
+            .list_images(&filters.0, all)
+            .await
+            .map_err(image_error)?;
         Ok(entries.iter().map(|e| e.summary()).collect())
     }
 
@@ -120,21 +129,133 @@ impl ImagesBackend for ImagesApi {
         &self,
         image: &str,
         tag: Option<&str>,
-        _registry_auth: Option<String>,
+        platform: Option<&str>,
+        registry_auth: Option<String>,
     ) -> ApiResult<ProgressStream> {
         let text = match tag.filter(|t| !t.is_empty()) {
             Some(t) if !t.starts_with("sha256:") => format!("{image}:{t}"),
             Some(d) => format!("{image}@{d}"),
             None => image.to_owned(),
         };
-        let r = Reference::parse(&text).map_err(|e| ApiError::invalid(e.to_string()))?;
-        // Registries are not reachable from Shoal yet; answer as dockerd
-        // does for a repository it cannot pull, so `docker run missing`
-        // fails the same way.
-        Err(ApiError::not_found(format!(
-            "pull access denied for {}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
-            r.familiar_name()
-        )))
+        let reference = Reference::parse(&text).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let credentials = decode_auth(registry_auth)?;
+        let prepared = self
+            .service
+            .prepare_pull(PullRequest {
+                reference,
+                platform: platform.map(str::to_owned),
+                credentials,
+            })
+            .await
+            .map_err(image_error)?;
+        let service = self.service.clone();
+        Ok(streamed(move |progress| async move {
+            service.run_pull(prepared, &progress).await.map(|_| ())
+        }))
+    }
+
+    async fn push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        registry_auth: Option<String>,
+    ) -> ApiResult<ProgressStream> {
+        let credentials = decode_auth(registry_auth)?;
+        let prepared = self
+            .service
+            .prepare_push(name, tag, credentials)
+            .await
+            .map_err(image_error)?;
+        let service = self.service.clone();
+        Ok(streamed(move |progress| async move {
+            service.run_push(prepared, &progress).await
+        }))
+    }
+}
+
+/// Decodes `X-Registry-Auth`; a malformed header is a 400.
+fn decode_auth(header: Option<String>) -> ApiResult<Option<Credentials>> {
+    match header {
+        None => Ok(None),
+        Some(h) => Credentials::from_header(&h).map_err(registry_error),
+    }
+}
+
+/// Runs `op` in its own task, streaming its progress; an error after the
+/// stream started goes in-band, as dockerd writes it once the status line
+/// is out. The operation goes on if the client disconnects.
+fn streamed<F, Fut>(op: F) -> ProgressStream
+where
+    F: FnOnce(Progress) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), ImageError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        let progress = Progress::to(tx.clone());
+        if let Err(e) = op(progress).await {
+            let msg = image_error(e).message;
+            let _ = tx
+                .send(json!({ "errorDetail": { "message": msg }, "error": msg }))
+                .await;
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx).boxed()
+}
+
+#[async_trait]
+impl DistributionBackend for ImagesApi {
+    async fn login(&self, req: LoginRequest) -> ApiResult<SystemAuthResponse> {
+        let host = registry_host(&req.serveraddress);
+        let creds = Credentials {
+            username: req.username,
+            password: req.password,
+            server_address: req.serveraddress,
+            identity_token: req.identitytoken,
+            ..Default::default()
+        };
+        creds.check_supported().map_err(registry_error)?;
+        // A refresh token from the token server is not handed to the CLI:
+        // it would then send only that, which Shoal cannot exchange yet, so
+        // the CLI keeps the password instead.
+        let _refresh = self
+            .service
+            .registries()
+            .login(&host, &creds)
+            .await
+            .map_err(registry_error)?;
+        Ok(SystemAuthResponse {
+            status: "Login Succeeded".to_owned(),
+            identity_token: None,
+        })
+    }
+
+    async fn inspect(
+        &self,
+        name: &str,
+        registry_auth: Option<String>,
+    ) -> ApiResult<DistributionInspect> {
+        let reference = Reference::parse(name).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let credentials = decode_auth(registry_auth)?;
+        self.service
+            .distribution_inspect(reference, credentials)
+            .await
+            .map_err(image_error)
+    }
+}
+
+/// The registry host a `docker login` server address names: Docker Hub's
+/// `https://index.docker.io/v1/` is docker.io; others lose scheme and path.
+fn registry_host(address: &str) -> String {
+    let a = address
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = a.split('/').next().unwrap_or(a);
+    match host {
+        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => {
+            crate::registry::DOCKER_HUB.to_owned()
+        }
+        h => h.to_owned(),
     }
 }
 
@@ -142,7 +263,6 @@ impl ImagesBackend for ImagesApi {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::image::ImageError;
     use crate::runtime::RuntimeError;
     use shoal_api::error::ErrorKind;
 
@@ -167,6 +287,17 @@ mod tests {
         assert_eq!(
             image_error(ImageError::Runtime(RuntimeError::Internal("x".into()))).kind,
             ErrorKind::Internal
+        );
+    }
+
+    #[test]
+    fn login_addresses_name_hosts() {
+        assert_eq!(registry_host("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(registry_host(""), "docker.io");
+        assert_eq!(registry_host("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(
+            registry_host("http://reg.example:5000/v2/"),
+            "reg.example:5000"
         );
     }
 }

@@ -178,6 +178,7 @@ impl SwarmBackend for SwarmApi {
         let m = self.cluster.manager().map_err(cluster_error)?;
         let current = m.cluster().map_err(cluster_error)?;
         let new = convert::spec_from_api(&current.spec, &spec).map_err(cluster_error)?;
+        let signing_ca = convert::signing_ca_from_api(&spec).map_err(cluster_error)?;
         m.update_swarm(
             version,
             new,
@@ -185,6 +186,7 @@ impl SwarmBackend for SwarmApi {
                 worker: flags.rotate_worker_token,
                 manager: flags.rotate_manager_token,
                 unlock_key: flags.rotate_manager_unlock_key,
+                signing_ca,
             },
         )
         .await

@@ -9,9 +9,9 @@ use futures::stream::BoxStream;
 use shoal_api::error::{ApiError, ApiResult};
 use shoal_api::extract::Filters;
 use shoal_api::models::{
-    Commit, ContainerdInfo, ContainerdInfoNamespaces, EventMessage, IndexInfo, PluginsInfo,
-    RegistryServiceConfig, Runtime as RuntimeInfo, SwarmInfo, SystemDataUsageResponse, SystemInfo,
-    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    Commit, ContainerdInfo, ContainerdInfoNamespaces, EventMessage, PluginsInfo,
+    Runtime as RuntimeInfo, SwarmInfo, SystemDataUsageResponse, SystemInfo, SystemVersion,
+    SystemVersionComponents, SystemVersionPlatform,
 };
 use shoal_api::routers::containers::ListOptions;
 use shoal_api::routers::system::SystemBackend;
@@ -35,10 +35,6 @@ pub struct HostFacts {
     pub containerd_namespace: String,
     /// `runc --version` first line's version.
     pub runc_version: String,
-    /// Default log driver.
-    pub log_driver: String,
-    /// `--debug`.
-    pub debug: bool,
 }
 
 /// The system router's backend.
@@ -52,6 +48,8 @@ pub struct SystemApi {
     pub events: Arc<EventsBus>,
     /// Static facts.
     pub facts: HostFacts,
+    /// What a SIGHUP can change (debug, labels, default log driver).
+    pub live: crate::live::LiveConfig,
     /// Swarm membership (the Swarm section of `docker info`, the `/_ping` header).
     pub cluster: crate::cluster::ClusterService,
 }
@@ -119,11 +117,18 @@ pub(crate) fn mem_total() -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether an event passes `docker events --filter`s.
+/// Whether an event passes `docker events --filter`s, with dockerd's semantics: `type`,
+/// `event`, `scope` and `daemon` match exactly; an object filter (`container`, `volume`,
+/// `network`, `plugin`, `node`, `service`, `secret`, `config`) passes events whose actor ID or
+/// name starts with one of its values; `image` matches the image (with or without its tag).
 pub fn event_matches(ev: &EventMessage, f: &Filters) -> bool {
     let typ = ev.typ.map(|t| t.to_string()).unwrap_or_default();
     let action = ev.action.clone().unwrap_or_default();
     let action_head = action.split(':').next().unwrap_or("").to_owned();
+    let scope = ev
+        .scope
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "local".into());
     let actor = ev.actor.clone().unwrap_or_default();
     let id = actor.id.unwrap_or_default();
     let attrs = actor.attributes.unwrap_or_default();
@@ -132,19 +137,45 @@ pub fn event_matches(ev: &EventMessage, f: &Filters) -> bool {
         let vals = f.get(key);
         vals.is_empty() || vals.iter().any(|v| ok(v))
     };
+    let by_id_or_name = |key: &str| any(key, &|v| id.starts_with(v) || name.starts_with(v));
+    let image_name = if typ == "image" {
+        name.clone()
+    } else {
+        attrs.get("image").cloned().unwrap_or_default()
+    };
+    let untagged = |s: &str| strip_tag(s).to_owned();
     any("type", &|v| v == typ)
         && any("event", &|v| v == action || v == action_head)
-        && any("container", &|v| {
-            typ == "container" && (id.starts_with(v) || name == v)
-        })
+        && any("scope", &|v| v == scope)
+        && any("daemon", &|v| typ == "daemon" && (v == id || v == name))
+        && [
+            "container",
+            "volume",
+            "network",
+            "plugin",
+            "node",
+            "service",
+            "secret",
+            "config",
+        ]
+        .iter()
+        .all(|key| by_id_or_name(key))
         && any("image", &|v| {
-            attrs.get("image").is_some_and(|i| i == v) || (typ == "image" && (id == v || name == v))
+            v == id || v == image_name || v == untagged(&id) || v == untagged(&image_name)
         })
         && f.get("label").iter().all(|l| match l.split_once('=') {
             Some((k, val)) => attrs.get(k).is_some_and(|x| x == val),
             None => attrs.contains_key(l.as_str()),
         })
-        && any("scope", &|v| v == "local")
+}
+
+/// `busybox:1.36` → `busybox`; a registry port (`host:5000/x`) is not a tag.
+fn strip_tag(reference: &str) -> &str {
+    let reference = reference.split('@').next().unwrap_or(reference);
+    match reference.rfind(':') {
+        Some(i) if !reference[i + 1..].contains('/') => &reference[..i],
+        _ => reference,
+    }
 }
 
 fn event_time(ev: &EventMessage) -> f64 {
@@ -239,6 +270,7 @@ impl SystemBackend for SystemApi {
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default();
+        let live = self.live.get();
         Ok(SystemInfo {
             id: Some(self.facts.id.clone()),
             containers: Some(all.len() as i64),
@@ -261,7 +293,7 @@ impl SystemBackend for SystemApi {
             pids_limit: Some(true),
             oom_kill_disable: Some(false),
             ipv4_forwarding: Some(false),
-            debug: Some(self.facts.debug),
+            debug: Some(live.debug),
             nfd: Some(
                 std::fs::read_dir("/proc/self/fd")
                     .map(|d| d.count() as i64)
@@ -271,7 +303,7 @@ impl SystemBackend for SystemApi {
             system_time: Some(
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             ),
-            logging_driver: Some(self.facts.log_driver.clone()),
+            logging_driver: Some(live.log_driver.clone()),
             cgroup_driver: serde_json::from_value(serde_json::json!(if cgroup2 {
                 "systemd"
             } else {
@@ -298,7 +330,7 @@ impl SystemBackend for SystemApi {
             mem_total: Some(mem_total()),
             index_server_address: Some("https://index.docker.io/v1/".into()),
             name: Some(hostname),
-            labels: Some(Vec::new()),
+            labels: Some(live.labels.clone()),
             experimental_build: Some(false),
             server_version: Some(env!("CARGO_PKG_VERSION").into()),
             runtimes: Some(runtimes),
@@ -309,7 +341,12 @@ impl SystemBackend for SystemApi {
                 volume: Some(Vec::new()),
                 network: Some(vec!["host".into(), "null".into()]),
                 authorization: None,
-                log: Some(vec!["json-file".into(), "none".into()]),
+                log: Some(
+                    crate::engine::logdriver::drivers()
+                        .iter()
+                        .map(|d| (*d).to_owned())
+                        .collect(),
+                ),
             }),
             containerd_commit: Some(Commit {
                 id: self.engine.containerd_version().await,
@@ -317,23 +354,10 @@ impl SystemBackend for SystemApi {
             runc_commit: Some(Commit {
                 id: Some(self.facts.runc_version.clone()),
             }),
-            registry_config: Some(RegistryServiceConfig {
-                insecure_registry_cidrs: Some(vec!["127.0.0.0/8".into()]),
-                index_configs: Some(
-                    [(
-                        "docker.io".to_string(),
-                        IndexInfo {
-                            name: Some("docker.io".into()),
-                            mirrors: Some(Vec::new()),
-                            secure: Some(true),
-                            official: Some(true),
-                        },
-                    )]
-                    .into(),
-                ),
-                mirrors: Some(Vec::new()),
-            }),
-            security_options: Some(vec!["name=seccomp,profile=unconfined".into()]),
+            registry_config: Some(super::registry_info::registry_info(
+                &self.images.registries().config(),
+            )),
+            security_options: Some(vec!["name=seccomp,profile=builtin".into()]),
             warnings: Some(Vec::new()),
             containerd: Some(ContainerdInfo {
                 address: Some(self.facts.containerd_address.clone()),
@@ -485,5 +509,40 @@ mod tests {
         assert!(event_matches(&ev("exec_create: sh -c true", "web"), &f));
         let f = Filters::parse(Some(r#"{"image":["busybox"],"type":["container"]}"#)).unwrap();
         assert!(event_matches(&ev("start", "x"), &f));
+    }
+
+    #[test]
+    fn object_filters_take_effect_on_every_type() {
+        let vol = |name: &str| EventMessage {
+            typ: Some(EventMessageTypeEnum::VOLUME),
+            action: Some("mount".into()),
+            actor: Some(EventActor {
+                id: Some(name.into()),
+                attributes: Some([("container".to_string(), "abc123".to_string())].into()),
+            }),
+            ..Default::default()
+        };
+        let f = Filters::parse(Some(r#"{"volume":["data-1"]}"#)).unwrap();
+        assert!(event_matches(&vol("data-1"), &f));
+        assert!(!event_matches(&vol("other"), &f));
+        assert!(
+            !event_matches(&ev("start", "web"), &f),
+            "a container is not the volume"
+        );
+        for key in ["service", "node", "secret", "config", "plugin", "network"] {
+            let f = Filters::parse(Some(&format!(r#"{{"{key}":["zzz"]}}"#))).unwrap();
+            assert!(!event_matches(&ev("start", "web"), &f), "{key} was ignored");
+        }
+        let f = Filters::parse(Some(r#"{"scope":["swarm"]}"#)).unwrap();
+        assert!(!event_matches(&ev("start", "web"), &f));
+        let f = Filters::parse(Some(r#"{"daemon":["abc123"]}"#)).unwrap();
+        assert!(
+            !event_matches(&ev("start", "web"), &f),
+            "only daemon events pass"
+        );
+        let f = Filters::parse(Some(r#"{"image":["busybox:latest"]}"#)).unwrap();
+        assert!(!event_matches(&ev("start", "web"), &f));
+        assert_eq!(strip_tag("localhost:5000/app:1"), "localhost:5000/app");
+        assert_eq!(strip_tag("localhost:5000/app"), "localhost:5000/app");
     }
 }

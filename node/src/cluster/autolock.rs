@@ -100,16 +100,22 @@ impl super::service::ClusterService {
 
     /// `docker swarm unlock`: opens the sealed node key and starts the manager.
     ///
-    /// Errors: Unavailable "swarm is not locked"; InvalidArgument for a wrong key.
+    /// Errors: NotInSwarm outside a swarm; Unavailable "swarm is not locked"; InvalidArgument
+    /// for a wrong key.
     pub async fn unlock(&self, key: &str) -> Result<(), ClusterError> {
         let mut guard = self.inner().running.lock().await;
-        let mut locked = self
+        let locked = self
             .inner()
             .locked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| ClusterError::Unavailable("swarm is not locked".into()))?;
+            .clone();
+        let mut locked = match locked {
+            Some(l) => l,
+            // dockerd: outside a swarm this is "not part of a swarm", as for every swarm call.
+            None if guard.is_none() => return Err(ClusterError::NotInSwarm),
+            None => return Err(ClusterError::Unavailable("swarm is not locked".into())),
+        };
         let unlock_key = parse_unlock_key(key).map_err(|_| {
             ClusterError::InvalidArgument(
                 "swarm could not be unlocked: invalid key provided".into(),

@@ -10,8 +10,8 @@ use super::ca::{ca_digest_base36, new_join_token};
 use super::manager::{ManagerCtx, now};
 use super::{ClusterError, store_err};
 
-/// Which join tokens `docker swarm update` rotates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which join tokens `docker swarm update` rotates. `Debug` leaves the CA key out.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Rotate {
     /// `--rotate-worker-token`.
     pub worker: bool,
@@ -19,6 +19,19 @@ pub struct Rotate {
     pub manager: bool,
     /// `docker swarm unlock-key --rotate`.
     pub unlock_key: bool,
+    /// `docker swarm ca --rotate --ca-cert --ca-key`: the operator's new root (cert, key).
+    pub signing_ca: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Rotate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rotate")
+            .field("worker", &self.worker)
+            .field("manager", &self.manager)
+            .field("unlock_key", &self.unlock_key)
+            .field("signing_ca", &self.signing_ca.is_some())
+            .finish()
+    }
 }
 
 impl ManagerCtx {
@@ -142,7 +155,29 @@ impl ManagerCtx {
         let mut c = self.cluster()?;
         c.meta.version.index = version;
         c.meta.updated_at = now();
+        let forced = spec.ca_config.force_rotate != c.spec.ca_config.force_rotate;
         c.spec = spec;
+        match rotate.signing_ca {
+            Some((cert, key)) => {
+                super::ca::check_signing_ca(&cert, &key)?;
+                if super::ca::same_certificate(&cert, &c.root_ca.ca_cert_pem) {
+                    // Back to the current root: a rotation in progress is abandoned.
+                    c.root_ca.root_rotation = None;
+                } else if !c
+                    .root_ca
+                    .root_rotation
+                    .as_ref()
+                    .is_some_and(|r| super::ca::same_certificate(&r.ca_cert_pem, &cert))
+                {
+                    start_root_rotation(&mut c, cert, key)?;
+                }
+            }
+            None if forced => {
+                let new = super::ca::RootCa::generate()?;
+                start_root_rotation(&mut c, new.cert_pem.clone(), new.key_pem.clone())?;
+            }
+            None => {}
+        }
         let digest = ca_digest_base36(&c.root_ca.ca_cert_pem)?;
         if rotate.worker {
             c.root_ca.join_tokens.worker = new_join_token(&digest);
@@ -173,4 +208,19 @@ impl ManagerCtx {
             .map_err(store_err)?;
         Ok(c)
     }
+}
+
+/// Starts rotating to the root `cert`/`key` (`docker swarm ca --rotate`): the current root
+/// cross-signs it, managers sign with it from now on, and the leader swaps the roots once
+/// every node has renewed (see `ManagerCtx::finish_root_rotation`). A rotation already in
+/// progress is replaced, as in swarmkit; the current root always cross-signs.
+fn start_root_rotation(c: &mut Cluster, cert: String, key: String) -> Result<(), ClusterError> {
+    let cross = super::ca::cross_sign(&cert, &c.root_ca.ca_cert_pem, &c.root_ca.ca_key_pem)?;
+    c.root_ca.root_rotation = Some(shoal_scheduler::model::cluster::RootRotation {
+        ca_cert_pem: cert,
+        ca_key_pem: key,
+        cross_signed_ca_cert_pem: cross,
+    });
+    tracing::info!("root CA rotation started");
+    Ok(())
 }

@@ -66,7 +66,11 @@ pub fn node_to_api(n: &Node) -> models::Node {
                 labels: Some(labels(&d.engine.labels)),
                 plugins: None,
             }),
-            tls_info: None,
+            tls_info: d.tls_info.as_ref().map(|t| models::TlsInfo {
+                trust_root: Some(t.trust_root.clone()),
+                cert_issuer_subject: Some(b64(&t.cert_issuer_subject)),
+                cert_issuer_public_key: Some(b64(&t.cert_issuer_public_key)),
+            }),
         }),
         status: Some(models::NodeStatus {
             state: Some(state),
@@ -220,12 +224,8 @@ pub fn swarm_to_api(c: &Cluster, with_tokens: bool) -> models::Swarm {
         created_at: Some(time(c.meta.created_at)),
         updated_at: Some(time(c.meta.updated_at)),
         spec: Some(spec_to_api(&c.spec)),
-        tls_info: Some(models::TlsInfo {
-            trust_root: Some(c.root_ca.ca_cert_pem.clone()),
-            cert_issuer_subject: None,
-            cert_issuer_public_key: None,
-        }),
-        root_rotation_in_progress: Some(false),
+        tls_info: Some(cluster_tls_info(&c.root_ca.ca_cert_pem)),
+        root_rotation_in_progress: Some(c.root_ca.root_rotation.is_some()),
         data_path_port: Some(4789),
         default_addr_pool: Some(vec!["10.0.0.0/8".into()]),
         subnet_size: Some(24),
@@ -233,6 +233,56 @@ pub fn swarm_to_api(c: &Cluster, with_tokens: bool) -> models::Swarm {
             worker: Some(c.root_ca.join_tokens.worker.clone()),
             manager: Some(c.root_ca.join_tokens.manager.clone()),
         }),
+    }
+}
+
+/// Go's `[]byte` in JSON: standard base64.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The cluster's `TLSInfo`: its root, which is also the issuer every node's certificate
+/// has once a rotation is complete (what `docker swarm ca --rotate` waits for). During a
+/// rotation it still shows the current root, as dockerd does.
+fn cluster_tls_info(root_pem: &str) -> models::TlsInfo {
+    let issuer = super::ca::all_der(root_pem)
+        .first()
+        .and_then(|d| super::ca::subject_and_key(d).ok());
+    models::TlsInfo {
+        trust_root: Some(super::ca::canonical_pem(root_pem)),
+        cert_issuer_subject: issuer.as_ref().map(|(s, _)| b64(s)),
+        cert_issuer_public_key: issuer.as_ref().map(|(_, k)| b64(k)),
+    }
+}
+
+/// The operator's new root from `docker swarm ca --rotate --ca-cert --ca-key`, if any.
+///
+/// Errors: InvalidArgument for what Shoal cannot do: external CAs, or a root certificate
+/// without its key (which needs an external CA to sign).
+pub fn signing_ca_from_api(
+    s: &models::SwarmSpec,
+) -> Result<Option<(String, String)>, ClusterError> {
+    let Some(ca) = &s.ca_config else {
+        return Ok(None);
+    };
+    if ca.external_cas.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(ClusterError::InvalidArgument(
+            "ExternalCAs: external certificate authorities are not supported".into(),
+        ));
+    }
+    let cert = ca.signing_ca_cert.clone().filter(|c| !c.trim().is_empty());
+    let key = ca.signing_ca_key.clone().filter(|k| !k.trim().is_empty());
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(c), Some(k)) => Ok(Some((c, k))),
+        (Some(_), None) => Err(ClusterError::InvalidArgument(
+            "SigningCACert without SigningCAKey needs an external CA, which is not supported"
+                .into(),
+        )),
+        (None, Some(_)) => Err(ClusterError::InvalidArgument(
+            "SigningCAKey requires SigningCACert".into(),
+        )),
     }
 }
 

@@ -3,7 +3,6 @@
 //! manager, Raft membership for managers).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use shoal_raft::RaftNode;
 use shoal_scheduler::model::cluster::{EncryptionKey, JoinTokens, RootCa as ModelRootCa};
@@ -61,6 +60,7 @@ impl ClusterService {
                     worker: ca::new_join_token(&digest),
                     manager: ca::new_join_token(&digest),
                 },
+                root_rotation: None,
             },
             unlock_keys: if p.spec.encryption.auto_lock_managers {
                 vec![EncryptionKey {
@@ -72,8 +72,7 @@ impl ClusterService {
                 Vec::new()
             },
         };
-        let expiry =
-            Duration::from_nanos(u64::try_from(p.spec.ca_config.node_cert_expiry_ns).unwrap_or(0));
+        let expiry = super::manager::node_cert_expiry(&p.spec);
         let cert_pem = ca::sign_node_cert(
             &root.cert_pem,
             &root.key_pem,
@@ -98,6 +97,7 @@ impl ClusterService {
             listen_addr: listen,
             advertise_addr: advertise_addr.clone(),
             managers: vec![advertise_addr.clone()],
+            manager_ids: vec![node_id.clone()],
         };
         self.inner.dir.remove_raft()?;
         let running = self.start(local.clone(), certs.clone()).await?;
@@ -116,9 +116,9 @@ impl ClusterService {
                 &node_id,
                 NodeRole::Manager,
                 &advertise_addr,
-                &self.inner.host.hostname,
+                &self.host().hostname,
             );
-            node.description = Some(self.inner.host.clone());
+            node.description = Some(self.host());
             if let Some(a) = p.availability {
                 node.spec.availability = a;
             }
@@ -195,15 +195,23 @@ impl ClusterService {
                 token: p.token.clone(),
                 public_key_der: public,
                 advertise_addr: advertise_addr.clone(),
-                hostname: self.inner.host.hostname.clone(),
+                hostname: self.host().hostname,
                 availability: p.availability,
             },
         )
         .await?;
+        // Trust stays with the CA the token pinned: a join answer naming another
+        // root is refused rather than adopted.
+        if !ca::same_certificate(&resp.ca_pem, &ca_pem) {
+            return Err(ClusterError::Certificate(
+                "the manager answered the join with a CA other than the one the join token pins"
+                    .into(),
+            ));
+        }
         let certs = Certs {
             cert_pem: resp.cert_pem,
             key_pem,
-            ca_pem: resp.ca_pem,
+            ca_pem,
         };
         let mut managers = vec![remote.clone()];
         managers.extend(
@@ -219,6 +227,7 @@ impl ClusterService {
             listen_addr: listen,
             advertise_addr,
             managers,
+            manager_ids: resp.manager_ids,
         };
         self.inner.dir.remove_raft()?;
         self.inner.dir.save(&local, &certs, None)?;

@@ -140,6 +140,141 @@ pub fn channel(
     Ok(endpoint.connect_lazy())
 }
 
+/// Node IDs this node accepts as managers (from its dispatcher session); empty until the
+/// first session answer, when any manager certificate of the cluster CA is accepted.
+pub type ManagerIds = Arc<std::sync::RwLock<Vec<String>>>;
+
+/// Verifies a manager as the cluster CA does, then that its certificate names a current
+/// manager: every manager shares the `swarm-manager` name, and a demoted or removed one
+/// keeps a valid certificate until it expires.
+#[derive(Debug)]
+struct CurrentManager {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    allowed: ManagerIds,
+}
+
+impl ServerCertVerifier for CurrentManager {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let who = super::ca::identity_from_der(end_entity.as_ref())
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let allowed = self.allowed.read().unwrap_or_else(|e| e.into_inner());
+        if who.role != shoal_scheduler::model::node::NodeRole::Manager
+            || (!allowed.is_empty() && !allowed.contains(&who.node_id))
+        {
+            tracing::warn!(peer = %who.node_id, "refusing a peer that is not a current manager");
+            return Err(rustls::Error::General(format!(
+                "node {} is not a current manager",
+                who.node_id
+            )));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A channel to the manager at `addr` for this node's session (heartbeats, renewal) that
+/// accepts the peer only if its certificate chains to `ca_pem` and names a manager in
+/// `allowed`; `chain_pem`/`key_pem` are the client certificate.
+pub fn manager_channel(
+    addr: &str,
+    ca_pem: &str,
+    chain_pem: &str,
+    key_pem: &str,
+    allowed: ManagerIds,
+) -> Result<Channel, ClusterError> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let cert_err = |e: &dyn std::fmt::Display| ClusterError::Certificate(e.to_string());
+    let mut roots = rustls::RootCertStore::empty();
+    for der in super::ca::all_der(ca_pem) {
+        roots
+            .add(CertificateDer::from(der))
+            .map_err(|e| cert_err(&e))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| cert_err(&e))?;
+    let chain: Vec<CertificateDer<'static>> = super::ca::all_der(chain_pem)
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| cert_err(&e))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cert_err(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(CurrentManager { inner, allowed }))
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| cert_err(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    // A resumed session skips certificate verification: every handshake must check the
+    // peer against the current manager list.
+    config.resumption = rustls::client::Resumption::disabled();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let target = addr.to_owned();
+    let connect = tower::service_fn(move |_: tonic::transport::Uri| {
+        let connector = connector.clone();
+        let target = target.clone();
+        async move {
+            let name = ServerName::try_from(shoal_raft::tls::MANAGER_SERVER_NAME)
+                .map_err(std::io::Error::other)?;
+            let tls = tokio::time::timeout(DIAL_TIMEOUT, async {
+                let tcp = TcpStream::connect(&target).await?;
+                tcp.set_nodelay(true)?;
+                connector.connect(name, tcp).await
+            })
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+        }
+    });
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| ClusterError::InvalidArgument(format!("invalid manager address {addr}: {e}")))?
+        .timeout(Duration::from_secs(15));
+    Ok(endpoint.connect_with_connector_lazy(connect))
+}
+
 /// Sends the join request to `addr`, whose CA is `ca_pem`.
 pub async fn request_join(
     addr: &str,
@@ -183,6 +318,71 @@ pub fn der_to_pem(der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_accept_only_current_managers() {
+        use super::super::ca::{self, NodeIdentity};
+        use shoal_scheduler::model::node::NodeRole;
+        let root = ca::RootCa::generate().unwrap();
+        let cluster_id = ca::random_id();
+        let cert = |role: NodeRole| {
+            let node_id = ca::random_id();
+            let (_key, public) = ca::generate_node_key().unwrap();
+            let pem = ca::sign_node_cert(
+                &root.cert_pem,
+                &root.key_pem,
+                &public,
+                &NodeIdentity {
+                    node_id: node_id.clone(),
+                    role,
+                    cluster_id: cluster_id.clone(),
+                },
+                Duration::from_secs(3600),
+            )
+            .unwrap();
+            (node_id, ca::all_der(&pem).remove(0))
+        };
+        let (current, current_der) = cert(NodeRole::Manager);
+        let (_demoted, demoted_der) = cert(NodeRole::Manager);
+        let (_worker, worker_der) = cert(NodeRole::Worker);
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(ca::all_der(&root.cert_pem).remove(0)))
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let allowed: ManagerIds = Arc::new(std::sync::RwLock::new(vec![current]));
+        let v = CurrentManager {
+            inner: rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap(),
+            allowed: allowed.clone(),
+        };
+        let name = ServerName::try_from(shoal_raft::tls::MANAGER_SERVER_NAME).unwrap();
+        let check = |der: &Vec<u8>| {
+            v.verify_server_cert(
+                &CertificateDer::from(der.clone()),
+                &[],
+                &name,
+                &[],
+                UnixTime::now(),
+            )
+            .is_ok()
+        };
+        assert!(check(&current_der), "a current manager is accepted");
+        assert!(
+            !check(&demoted_der),
+            "a manager certificate of a node no longer a manager is refused"
+        );
+        assert!(!check(&worker_der), "a worker cannot pose as a manager");
+        allowed.write().unwrap().clear();
+        assert!(
+            check(&demoted_der),
+            "before the first session any manager is"
+        );
+    }
 
     #[test]
     fn pem_round_trips_through_x509_parser() {

@@ -34,6 +34,10 @@ pub struct LocalState {
     pub advertise_addr: String,
     /// Manager addresses last known, for workers to reach a dispatcher after a restart.
     pub managers: Vec<String>,
+    /// Node IDs of the managers last known: the agent talks only to a peer whose
+    /// certificate names one of them (a demoted manager's certificate is still valid).
+    #[serde(default)]
+    pub manager_ids: Vec<String>,
 }
 
 /// A node certificate, its key and the CA certificate, all PEM.
@@ -45,6 +49,12 @@ pub struct Certs {
     pub key_pem: String,
     /// The cluster root CA certificate.
     pub ca_pem: String,
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key_pem);
+    }
 }
 
 impl std::fmt::Debug for Certs {
@@ -247,6 +257,7 @@ mod tests {
             listen_addr: "0.0.0.0:2377".into(),
             advertise_addr: "10.0.0.1:2377".into(),
             managers: vec!["10.0.0.1:2377".into()],
+            manager_ids: vec!["m1".into()],
         };
         let certs = Certs {
             cert_pem: "c".into(),

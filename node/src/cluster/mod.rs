@@ -25,19 +25,28 @@ pub mod agent;
 pub mod autolock;
 pub mod ca;
 pub mod control;
+mod control_data;
+mod control_service;
 pub mod convert;
+pub mod convert_data;
+pub mod convert_service;
 mod dek;
+pub mod dispatcher;
 mod init_join;
 pub mod join;
 mod leave;
 pub mod local;
+pub mod logs;
+pub mod lookup;
 pub mod manager;
+mod metrics;
 mod recover;
 mod reissue;
 pub mod rpc;
+pub mod runners;
 pub mod service;
 
-pub use service::{ClusterService, HostDescription, InitParams, JoinParams, SwarmStatus};
+pub use service::{ClusterService, Executor, HostDescription, InitParams, JoinParams, SwarmStatus};
 
 /// Generated protobuf/gRPC code for `proto/cluster.proto`.
 #[allow(missing_docs, missing_debug_implementations, clippy::all)]

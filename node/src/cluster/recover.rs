@@ -62,6 +62,7 @@ impl ClusterService {
         );
         // The new cluster's store (opened by `start` below) keeps using this same DEK.
         config.cipher = self.inner.dir.raft_cipher(seal.as_deref())?;
+        config.peer_auth = super::manager::raft_peer_auth();
         let old = open_store(config, &tls).await?;
         let (state, index, _) = old.view_and_watch();
         old.shutdown().await.map_err(store_err)?;

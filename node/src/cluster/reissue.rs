@@ -7,7 +7,7 @@ use shoal_scheduler::model::node::NodeRole;
 use super::ClusterError;
 use super::agent::AgentEvent;
 use super::ca;
-use super::join::channel;
+use super::join::manager_channel;
 use super::local::Certs;
 use super::pb::cluster_client::ClusterClient;
 use super::rpc::{RenewRequest, RenewResponse};
@@ -27,11 +27,12 @@ impl ClusterService {
                 ev = rx.recv() => match ev { Some(ev) => ev, None => return },
             };
             match ev {
-                AgentEvent::Managers(list) => {
+                AgentEvent::Managers(list, ids) => {
                     let guard = self.inner.running.lock().await;
                     if let Some(r) = guard.as_ref() {
                         let mut local = r.local.clone();
                         local.managers = list;
+                        local.manager_ids = ids;
                         if let Err(e) = self.inner.dir.save_state(&local) {
                             tracing::warn!(error = %e, "saving manager list failed");
                         }
@@ -43,6 +44,14 @@ impl ClusterService {
                     tokio::spawn(async move {
                         if let Err(e) = svc.reissue(Some(role)).await {
                             tracing::warn!(error = %e, ?role, "role change failed");
+                        }
+                    });
+                }
+                AgentEvent::TrustRoot(pem) => {
+                    let svc = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = svc.trust_root(pem).await {
+                            tracing::warn!(error = %e, "moving to the new root CA failed");
                         }
                     });
                 }
@@ -84,12 +93,23 @@ impl ClusterService {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let manager_ids = running
+            .manager_ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let (key_pem, public) = ca::generate_node_key()?;
         let mut last_err = ClusterError::Unavailable("no manager reachable".into());
         let mut renewed: Option<RenewResponse> = None;
         for addr in &managers {
             match self
-                .renew_at(&running.certs, addr, &public, &running.local.advertise_addr)
+                .renew_at(
+                    &running.certs,
+                    &running.manager_ids,
+                    addr,
+                    &public,
+                    &running.local.advertise_addr,
+                )
                 .await
             {
                 Ok(r) => {
@@ -109,10 +129,18 @@ impl ClusterService {
         local.role = renewed.role;
         local.raft_id = renewed.raft_id;
         local.managers = managers;
+        local.manager_ids = manager_ids;
+        // The root comes from a manager this node verified; it changes only when a
+        // rotation finished.
+        let ca_pem = if renewed.ca_pem.trim().is_empty() {
+            running.certs.ca_pem.clone()
+        } else {
+            renewed.ca_pem.clone()
+        };
         let certs = Certs {
             cert_pem: renewed.cert_pem,
             key_pem,
-            ca_pem: running.certs.ca_pem.clone(),
+            ca_pem,
         };
         tracing::info!(node.id = %local.node_id, ?role, role_changed, "restarting with a new certificate");
         if let Some(old) = guard.take() {
@@ -135,18 +163,61 @@ impl ClusterService {
         Ok(())
     }
 
+    /// Moves this node's trust to the cluster's new root once a rotation finished,
+    /// keeping its certificate: it chains to the new root directly, and through the
+    /// cross-signed certificate to the old one, so nodes that have not moved yet still
+    /// verify it.
+    pub(super) async fn trust_root(&self, ca_pem: String) -> Result<(), ClusterError> {
+        let mut guard = self.inner.running.lock().await;
+        let Some(running) = guard.as_ref() else {
+            return Ok(());
+        };
+        if ca::same_certificate(&running.certs.ca_pem, &ca_pem) {
+            return Ok(());
+        }
+        let mine = ca::node_tls_info(&running.certs.cert_pem, &running.certs.ca_pem)?;
+        if mine.cert_issuer_public_key != ca::public_key_of(&ca_pem)? {
+            // Not issued by the new root: renewing gets a certificate and the root at once.
+            drop(guard);
+            return self.reissue(None).await;
+        }
+        let local = running.local.clone();
+        let certs = Certs {
+            cert_pem: running.certs.cert_pem.clone(),
+            key_pem: running.certs.key_pem.clone(),
+            ca_pem: ca::canonical_pem(&ca_pem),
+        };
+        tracing::info!(node.id = %local.node_id, "restarting with the new root CA");
+        if let Some(old) = guard.take() {
+            old.shutdown().await;
+        }
+        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let seal = self
+            .inner
+            .sealed_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.inner.dir.save(&local, &certs, seal.as_deref())?;
+        *guard = Some(self.start(local, certs).await?);
+        Ok(())
+    }
+
     async fn renew_at(
         &self,
         certs: &Certs,
+        manager_ids: &super::join::ManagerIds,
         addr: &str,
         public: &[u8],
         advertise_addr: &str,
     ) -> Result<RenewResponse, ClusterError> {
         let chain = format!("{}\n{}", certs.cert_pem.trim_end(), certs.ca_pem);
-        let mut c = ClusterClient::new(channel(
+        let mut c = ClusterClient::new(manager_channel(
             addr,
             &certs.ca_pem,
-            Some((&chain, &certs.key_pem)),
+            &chain,
+            &certs.key_pem,
+            manager_ids.clone(),
         )?);
         let msg = super::rpc::encode(&RenewRequest {
             public_key_der: public.to_vec(),

@@ -20,6 +20,7 @@ use tonic::transport::server::TcpIncoming;
 use tracing::Instrument;
 
 use super::agent::Agent;
+use super::dispatcher::Dispatcher;
 use super::local::{Certs, LocalState, SwarmDir};
 use super::manager::ManagerCtx;
 use super::rpc::ClusterRpc;
@@ -91,6 +92,7 @@ pub(super) struct Running {
     pub(super) store: Option<ClusterStore>,
     pub(super) manager: Option<Arc<ManagerCtx>>,
     pub(super) managers: Arc<Mutex<Vec<String>>>,
+    pub(super) manager_ids: super::join::ManagerIds,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -118,7 +120,8 @@ type View = (LocalState, Option<Arc<ManagerCtx>>, Arc<Mutex<Vec<String>>>);
 
 pub(super) struct Inner {
     pub(super) dir: SwarmDir,
-    pub(super) host: HostDescription,
+    /// What this node reports; engine labels change on a config reload.
+    pub(super) host: Arc<RwLock<HostDescription>>,
     /// Serializes init/join/leave/role changes.
     pub(super) running: tokio::sync::Mutex<Option<Running>>,
     /// A cheap copy for status reads that must not wait behind a slow join.
@@ -127,6 +130,26 @@ pub(super) struct Inner {
     pub(super) locked: Mutex<Option<(LocalState, Certs)>>,
     /// The unlock key the on-disk node key is sealed with, if any.
     pub(super) sealed_with: Mutex<Option<Vec<u8>>>,
+    /// How this node runs tasks (none: the node joins but runs no tasks, as in the
+    /// membership tests).
+    pub(super) executor: Mutex<Option<Executor>>,
+}
+
+/// What the agent needs to run tasks: the engine (narrowly) and where task secret files go.
+#[derive(Clone)]
+pub struct Executor {
+    /// The engine as a task controller.
+    pub controller: Arc<dyn crate::agent::exec::TaskController>,
+    /// Root of the per-task tmpfs mounts (under exec-root).
+    pub files_root: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("files_root", &self.files_root)
+            .finish_non_exhaustive()
+    }
 }
 
 /// This node's swarm membership. Cheap to clone.
@@ -230,13 +253,43 @@ impl ClusterService {
         Self {
             inner: Arc::new(Inner {
                 dir: SwarmDir::new(data_root),
-                host,
+                host: Arc::new(RwLock::new(host)),
                 running: tokio::sync::Mutex::new(None),
                 view: RwLock::new(None),
                 locked: Mutex::new(None),
                 sealed_with: Mutex::new(None),
+                executor: Mutex::new(None),
             }),
         }
+    }
+
+    /// Lets this node's agent run tasks through `executor` (call before [`Self::restore`]).
+    pub fn set_executor(&self, executor: Executor) {
+        *self
+            .inner
+            .executor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(executor);
+    }
+
+    /// What this node reports to the dispatcher, as it is now.
+    pub(super) fn host(&self) -> HostDescription {
+        self.inner
+            .host
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the engine labels this node reports (`--label`, reloaded on SIGHUP); the
+    /// agent's next heartbeat carries them and the leader updates the node object.
+    pub fn set_engine_labels(&self, labels: std::collections::BTreeMap<String, String>) {
+        self.inner
+            .host
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .engine
+            .labels = labels;
     }
 
     /// Restarts the saved membership, if any (a restarted node rejoins by itself).
@@ -370,7 +423,7 @@ impl ClusterService {
         let tls = certs.tls();
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let (store, manager) = if local.role == NodeRole::Manager {
+        let (store, manager, dispatcher) = if local.role == NodeRole::Manager {
             let mut config = StoreConfig::new(
                 local.raft_id,
                 local.advertise_addr.clone(),
@@ -383,11 +436,20 @@ impl ClusterService {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             config.cipher = self.inner.dir.raft_cipher(seal.as_deref())?;
+            config.peer_auth = super::manager::raft_peer_auth();
+            config.observer = shoal_raft::ProposalObserver::new(|took| {
+                crate::metrics::METRICS.raft_transaction(took);
+            });
             let store = open_store(config, &tls).instrument(span.clone()).await?;
-            let ctx = ManagerCtx::new(store.clone(), local.node_id.clone());
-            (Some(store), Some(ctx))
+            let ctx = ManagerCtx::new(
+                store.clone(),
+                local.node_id.clone(),
+                super::logs::broker::LogBroker::with_certs(certs.clone()),
+            );
+            let dispatcher = Dispatcher::new(ctx.clone());
+            (Some(store), Some(ctx), Some(dispatcher))
         } else {
-            (None, None)
+            (None, None, None)
         };
         let listener = TcpListener::bind(&local.listen_addr).await.map_err(|e| {
             ClusterError::InvalidArgument(format!("failed to listen on {}: {e}", local.listen_addr))
@@ -404,7 +466,7 @@ impl ClusterService {
         let mut router = tonic::transport::Server::builder()
             .tls_config(tls.server_config_join_allowed())
             .map_err(|e| ClusterError::Certificate(e.to_string()))?
-            .add_service(ClusterRpc::new(manager.clone()));
+            .add_service(ClusterRpc::new(dispatcher.clone(), stop.clone()));
         if let Some(s) = &store {
             router = router.add_service(RaftGrpc::new(s.clone()));
         }
@@ -421,6 +483,11 @@ impl ClusterService {
             }
             .instrument(span.clone()),
         );
+        if let Some(d) = &dispatcher {
+            tasks.spawn(d.clone().run(stop.clone()).instrument(span.clone()));
+            let runner = super::runners::LeaderRunner::new(d.ctx().clone());
+            tasks.spawn(runner.run(stop.clone()).instrument(span.clone()));
+        }
         if let Some(m) = &manager {
             tasks.spawn(m.clone().run(stop.clone()).instrument(span.clone()));
             tasks.spawn(
@@ -434,16 +501,37 @@ impl ClusterService {
         } else {
             local.managers.clone()
         }));
+        let manager_ids: super::join::ManagerIds = Arc::new(RwLock::new(local.manager_ids.clone()));
         let (events_tx, events_rx) = mpsc::channel(16);
         let agent = Agent {
             certs: certs.clone(),
             role: local.role,
             advertise_addr: local.advertise_addr.clone(),
             managers: managers.clone(),
+            manager_ids: manager_ids.clone(),
             description: self.inner.host.clone(),
             events: events_tx,
         };
         tasks.spawn(agent.run(stop.clone()).instrument(span.clone()));
+        let executor = self
+            .inner
+            .executor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(ex) = executor {
+            let _enter = span.enter();
+            crate::agent::start(
+                shoal_scheduler::model::NodeId::new(local.node_id.as_str()),
+                self.host(),
+                ex.controller,
+                ex.files_root,
+                certs.clone(),
+                managers.clone(),
+                &tasks,
+                stop.clone(),
+            );
+        }
         tasks.spawn(
             self.clone()
                 .handle_events(events_rx, stop.clone())
@@ -457,6 +545,7 @@ impl ClusterService {
             store,
             manager,
             managers,
+            manager_ids,
             stop,
             tasks,
         })

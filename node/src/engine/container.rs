@@ -1,13 +1,14 @@
 //! The in-memory handle of one container: its record, a watch of its run
-//! state for `wait`, and the broadcast its output goes to for `attach`.
+//! state for `wait`, and the hub its output goes to for `attach`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use shoal_api::stream::OutputChunk;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::runtime::io::FifoWriter;
 
+use super::hub::OutputHub;
 use super::record::ContainerRecord;
 
 /// What `wait` watches.
@@ -43,11 +44,17 @@ pub struct Container {
     /// Run state for waiters.
     pub state_tx: watch::Sender<WaitState>,
     /// Live output for attachers (created once, survives restarts of the task).
-    pub out_tx: broadcast::Sender<OutEvent>,
+    pub out: Arc<OutputHub>,
+    /// Bumped after output was appended to the log: wakes log followers.
+    pub log_seq: Arc<watch::Sender<u64>>,
     /// The task's stdin while it is open.
     pub stdin: tokio::sync::Mutex<Option<FifoWriter>>,
     /// Resolves when the current run's output pumps have drained.
     pub pumps_done: Mutex<Option<watch::Receiver<bool>>>,
+    /// The health status the probes of the current run decided (`starting`, `healthy`,
+    /// `unhealthy`), for the swarm agent, which waits for `healthy` before reporting a
+    /// task running. Unlike `State.Health` it is not set to `unhealthy` when the run ends.
+    pub health_tx: watch::Sender<Option<String>>,
 }
 
 impl Container {
@@ -60,15 +67,16 @@ impl Container {
             removed: false,
         };
         let (state_tx, _) = watch::channel(ws);
-        let (out_tx, _) = broadcast::channel(1024);
         Container {
             id: rec.id.clone(),
             rec: Mutex::new(rec),
             op: tokio::sync::Mutex::new(()),
             state_tx,
-            out_tx,
+            out: Arc::new(OutputHub::default()),
+            log_seq: Arc::new(watch::channel(0).0),
             stdin: tokio::sync::Mutex::new(None),
             pumps_done: Mutex::new(None),
+            health_tx: watch::channel(None).0,
         }
     }
 
@@ -88,6 +96,14 @@ impl Container {
         };
         let r = f(&mut guard);
         (r, guard.clone())
+    }
+
+    /// The run state, without copying the record (metrics read it for every container).
+    pub fn status(&self) -> super::record::Status {
+        match self.rec.lock() {
+            Ok(r) => r.state.status,
+            Err(p) => p.into_inner().state.status,
+        }
     }
 
     /// Name without slash. Lookups by name call this for every container,

@@ -17,12 +17,21 @@ pub enum EngineError {
     /// `network X not found` (404).
     #[error("network {0} not found")]
     NoSuchNetwork(String),
+    /// Another missing thing, with its full message (404).
+    #[error("{0}")]
+    NotFoundOther(String),
     /// A bad parameter (400).
     #[error("{0}")]
     Invalid(String),
     /// Wrong state or name clash (409).
     #[error("{0}")]
     Conflict(String),
+    /// Forbidden (403): predefined networks, endpoints that exist.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Networking failed on the host (500).
+    #[error("{0}")]
+    Network(String),
     /// Nothing to do (304): start of a running container, stop of a stopped one.
     #[error("not modified")]
     NotModified,
@@ -35,6 +44,9 @@ pub enum EngineError {
     /// The record store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A volume operation failed (keeps its own classes).
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
     /// Local I/O.
     #[error("{context}: {source}")]
     Io {

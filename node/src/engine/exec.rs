@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use shoal_api::models::{ExecConfig, ExecInspectResponse, ProcessConfig};
+use shoal_api::stream::detach::parse_detach_keys;
 use shoal_api::stream::{AttachIo, StdinSink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::broadcast;
 
 use crate::runtime::io::{FifoWriter, create_fifos};
 
-use super::container::OutEvent;
 use super::containers::live_output;
+use super::hub::OutputHub;
 use super::names;
 use super::pump::{self, Sinks};
 use super::record::Status;
@@ -59,6 +59,12 @@ impl ExecTable {
             .unwrap_or_else(|p| p.into_inner())
             .insert(e.id.clone(), e);
     }
+    fn remove(&self, id: &str) {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
     fn remove_container(&self, cid: &str) {
         self.execs
             .lock()
@@ -82,6 +88,13 @@ impl Engine {
             .execs
             .get(id)
             .ok_or_else(|| EngineError::NoSuchExec(id.to_owned()))
+    }
+
+    /// Drops one exec (a finished health probe) from the table and from
+    /// its container's list, as dockerd unregisters probe execs.
+    pub(crate) fn exec_forget(&self, c: &super::Container, exec_id: &str) {
+        self.inner.execs.remove(exec_id);
+        c.update(|r| r.exec_ids.retain(|e| e != exec_id));
     }
 
     pub(crate) fn exec_forget_container(&self, cid: &str) {
@@ -111,6 +124,7 @@ impl Engine {
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(EngineError::Invalid("No exec command specified".into()));
         }
+        parse_detach_keys(config.detach_keys.as_deref()).map_err(EngineError::Invalid)?;
         let id = names::new_id();
         self.inner.execs.insert(Arc::new(Exec {
             id: id.clone(),
@@ -156,6 +170,8 @@ impl Engine {
             )));
         }
         let tty = tty.or(ex.config.tty).unwrap_or(false);
+        let detach_keys =
+            parse_detach_keys(ex.config.detach_keys.as_deref()).map_err(EngineError::Invalid)?;
         let stdin = ex.config.attach_stdin.unwrap_or(false) && !detach;
         let process = self.exec_process(&rec, &ex.config, tty)?;
         let dir = self.container_run_dir(&rec.id);
@@ -164,15 +180,19 @@ impl Engine {
         self.runtime()
             .exec_create(&rec.id, &ex.id, &process, &io)
             .await?;
-        let (out_tx, _) = broadcast::channel::<OutEvent>(1024);
-        let rx = out_tx.subscribe();
+        // The one reader subscribes before the process starts, so output
+        // waits in its queue (and then the pipe) until the client reads it.
+        let hub = Arc::new(OutputHub::default());
+        let rx = (!detach).then(|| hub.subscribe());
         let span = tracing::info_span!("exec pump", exec.id = %ex.id);
         let done = pump::spawn(
             self.tracker(),
             &io,
             Sinks {
                 log: None,
-                out: out_tx,
+                remote: None,
+                out: hub,
+                log_seq: None,
             },
             span,
             false,
@@ -205,25 +225,42 @@ impl Engine {
             &[("execID", ex.id.clone())],
         );
         self.spawn_exec_waiter(ex.clone(), done, io.clone());
-        let stdin_sink = stdin_writer.map(|w| self.exec_stdin(w, rec.id.clone(), ex.id.clone()));
-        let output = if detach {
-            futures::stream::empty().boxed()
-        } else {
-            let mut exited = ex.exited.subscribe();
-            let after = futures::stream::once(async move {
-                let _ = exited.wait_for(|e| *e).await;
-            })
-            .filter_map(|()| futures::future::ready(None));
-            live_output(rx, true, true).chain(after).boxed()
+        let stdin_sink = stdin_writer.map(|w| {
+            let exited = tty.then(|| ex.exited.subscribe());
+            self.exec_stdin(w, rec.id.clone(), ex.id.clone(), exited)
+        });
+        let output = match rx {
+            None => futures::stream::empty().boxed(),
+            Some(rx) => {
+                let mut exited = ex.exited.subscribe();
+                let after = futures::stream::once(async move {
+                    let _ = exited.wait_for(|e| *e).await;
+                })
+                .filter_map(|()| futures::future::ready(None));
+                live_output(rx, true, true).chain(after).boxed()
+            }
         };
         Ok(AttachIo {
             tty,
             output,
             stdin: stdin_sink,
+            detach_keys,
+            on_detach: None,
         })
     }
 
-    fn exec_stdin(&self, mut w: FifoWriter, cid: String, eid: String) -> StdinSink {
+    /// The sink for an exec's stdin. Without a TTY, the end of the client's
+    /// input (EOF or detach) closes the process's stdin, as dockerd does. With
+    /// a TTY (`exited` given) it never does: the shim hangs the terminal up
+    /// when its stdin FIFO loses its last writer, so the writer is held until
+    /// the exec exits, and a detached `docker exec -it` keeps running.
+    fn exec_stdin(
+        &self,
+        mut w: FifoWriter,
+        cid: String,
+        eid: String,
+        exited: Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> StdinSink {
         let (client, mut ours) = tokio::io::duplex(64 * 1024);
         let runtime = self.runtime().clone();
         self.tracker().spawn(async move {
@@ -237,6 +274,11 @@ impl Engine {
                         }
                     }
                 }
+            }
+            if let Some(mut exited) = exited {
+                let _ = w.flush().await;
+                let _ = exited.wait_for(|e| *e).await;
+                return;
             }
             let _ = w.shutdown().await;
             if let Err(e) = runtime.task_close_stdin(&cid, Some(&eid)).await {

@@ -30,6 +30,28 @@ impl Default for Rotation {
     }
 }
 
+/// The most files `max-file` may keep. dockerd sets no bound, but every rotation walks the
+/// numbered files and every read opens them, so `max-file=4000000000` would make one write or
+/// one `docker logs` take hours; no real log setting comes near this.
+pub const MAX_LOG_FILES: u32 = 1000;
+
+/// Parses `max-file` (or `cache-max-file`, named by `key`): 1 to [`MAX_LOG_FILES`].
+pub fn parse_max_file(key: &str, v: &str) -> Result<u32, String> {
+    let n: u32 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid value for {key}: {v}"))?;
+    if n < 1 {
+        return Err(format!("{key} cannot be less than 1"));
+    }
+    if n > MAX_LOG_FILES {
+        return Err(format!(
+            "invalid value for {key}: {v} (at most {MAX_LOG_FILES} files)"
+        ));
+    }
+    Ok(n)
+}
+
 /// Parses a Docker size (`10`, `10k`, `10m`, `1g`, case-insensitive, optional `b`).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
@@ -62,15 +84,7 @@ impl Rotation {
                     let n = parse_size(v)?;
                     r.max_size = if n == 0 { None } else { Some(n) };
                 }
-                "max-file" => {
-                    let n: u32 = v
-                        .parse()
-                        .map_err(|_| format!("invalid value for max-file: {v}"))?;
-                    if n < 1 {
-                        return Err("max-file cannot be less than 1".into());
-                    }
-                    r.max_file = n;
-                }
+                "max-file" => r.max_file = parse_max_file("max-file", v)?,
                 "labels" | "env" | "env-regex" | "tag" | "compress" | "mode"
                 | "max-buffer-size" => {}
                 other => {
@@ -106,7 +120,13 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens `path` for appending.
     pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<LogWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // 0640 as dockerd's: output can hold secrets.
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path: path.to_owned(),
@@ -159,17 +179,23 @@ impl LogWriter {
             self.size = 0;
             return Ok(());
         }
-        for i in (1..keep - 1).rev() {
-            let from = rotated(&self.path, i);
-            if from.exists() {
-                std::fs::rename(&from, rotated(&self.path, i + 1))?;
-            }
+        // Rotated files are numbered without gaps: shift only those that exist, so a large
+        // max-file costs nothing until that many files are there.
+        let existing = (1..keep)
+            .take_while(|&i| rotated(&self.path, i).exists())
+            .count() as u32;
+        for i in (1..=existing.min(keep - 2)).rev() {
+            std::fs::rename(rotated(&self.path, i), rotated(&self.path, i + 1))?;
         }
         std::fs::rename(&self.path, rotated(&self.path, 1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(&self.path)?
+        };
         self.size = 0;
         Ok(())
     }
@@ -224,6 +250,57 @@ pub fn read_all(path: &Path) -> (Vec<OutputChunk>, u64) {
         offset = off;
     }
     (out, offset)
+}
+
+/// How far back `--tail` reads the current file before reading it whole instead.
+const TAIL_WINDOW_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// The last `n` entries of the current file, read backwards from its end in blocks,
+/// and the offset after the last complete line. `None` when the file holds fewer
+/// than `n` entries (the caller then reads the rotated files too).
+pub fn tail_current(path: &Path, n: usize) -> Option<(Vec<OutputChunk>, u64)> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut start = len;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let newlines = buf.iter().filter(|b| **b == b'\n').count();
+        if start == 0 || newlines > n {
+            // Everything after the first newline (or from the file's start) is whole lines.
+            let from = if start == 0 {
+                0
+            } else {
+                buf.iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(buf.len(), |i| i + 1)
+            };
+            let body = &buf[from..];
+            let end = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let mut out: Vec<OutputChunk> = body[..end]
+                .split(|b| *b == b'\n')
+                .filter_map(|l| std::str::from_utf8(l).ok().and_then(decode_line))
+                .collect();
+            if out.len() >= n {
+                let skip = out.len() - n;
+                out.drain(..skip);
+                return Some((out, start + (from + end) as u64));
+            }
+            if start == 0 {
+                return None;
+            }
+        }
+        if len - start >= TAIL_WINDOW_LIMIT {
+            return None;
+        }
+        let step = BLOCK.min(start);
+        start -= step;
+        let mut block = vec![0u8; usize::try_from(step).ok()?];
+        file.seek(SeekFrom::Start(start)).ok()?;
+        std::io::Read::read_exact(&mut file, &mut block).ok()?;
+        block.extend_from_slice(&buf);
+        buf = block;
+    }
 }
 
 /// Reads complete lines of `file` from `offset`; returns them and the new offset.
@@ -290,6 +367,22 @@ mod tests {
     }
 
     #[test]
+    fn tail_reads_the_end_of_a_big_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
+        for i in 0..20_000 {
+            w.write(&chunk(&format!("line {i}\n"), StdStream::Stdout))
+                .unwrap();
+        }
+        let (tail, off) = tail_current(&p, 3).unwrap();
+        let got: Vec<_> = tail.iter().map(|c| c.data.clone()).collect();
+        assert_eq!(got, ["line 19997\n", "line 19998\n", "line 19999\n"]);
+        assert_eq!(off, std::fs::metadata(&p).unwrap().len());
+        assert!(tail_current(&p, 50_000).is_none(), "fewer lines than asked");
+    }
+
+    #[test]
     fn rotation_keeps_max_file_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
@@ -321,6 +414,13 @@ mod tests {
                 max_file: 2
             }
         );
+        m.insert("max-file".to_string(), "4000000000".to_string());
+        let e = Rotation::from_opts(&m).unwrap_err();
+        assert!(e.contains("max-file") && e.contains("4000000000"), "{e}");
+        m.insert("max-file".to_string(), "1001".to_string());
+        assert!(Rotation::from_opts(&m).unwrap_err().contains("max-file"));
+        m.insert("max-file".to_string(), "1000".to_string());
+        assert_eq!(Rotation::from_opts(&m).unwrap().max_file, 1000);
         m.insert("bogus".to_string(), "1".to_string());
         assert!(Rotation::from_opts(&m).is_err());
     }

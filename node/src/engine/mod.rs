@@ -3,7 +3,7 @@
 //! ```text
 //! backends::containers ─> Engine ─┬─ store.rs      sled records + names
 //!                                 ├─ containers/   one file per verb
-//!                                 ├─ pump.rs       FIFOs -> json-file log + attachers
+//!                                 ├─ pump.rs       FIFOs -> json-file log + hub.rs (attachers)
 //!                                 ├─ monitor.rs    task exits -> state, restart policy, auto-remove
 //!                                 └─ restore.rs    daemon start: reconcile records with containerd
 //! ```
@@ -16,12 +16,17 @@ pub mod container;
 pub mod containers;
 pub mod error;
 pub mod exec;
+pub mod health;
+pub mod hub;
+pub mod logdriver;
 pub mod logfile;
 pub mod monitor;
 pub mod names;
+pub mod pull;
 pub mod pump;
 pub mod record;
 pub mod restore;
+pub mod rootfs_path;
 pub mod store;
 pub mod summary;
 
@@ -35,9 +40,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::events::EventsBus;
 use crate::image::{ImageService, ImageUsage};
+use crate::network::NetworkService;
 use crate::runtime::Runtime;
+use crate::volume::VolumeService;
 
 pub use container::Container;
+pub use containers::CommitOptions;
 pub use error::{EngineError, EngineResult};
 use record::ContainerRecord;
 use store::ContainerStore;
@@ -49,10 +57,8 @@ pub struct EngineConfig {
     pub data_root: PathBuf,
     /// `--exec-root`: FIFOs and other runtime state.
     pub exec_root: PathBuf,
-    /// Default log driver (`json-file` or `none`).
-    pub log_driver: String,
-    /// Default log options.
-    pub log_opts: HashMap<String, String>,
+    /// Reloadable settings: the default log driver and options for new containers.
+    pub live: crate::live::LiveConfig,
 }
 
 /// Cheap-to-clone handle to the engine.
@@ -66,6 +72,8 @@ struct Inner {
     cfg: EngineConfig,
     runtime: Runtime,
     images: ImageService,
+    network: NetworkService,
+    volumes: VolumeService,
     events: Arc<EventsBus>,
     store: ContainerStore,
     containers: RwLock<HashMap<String, Arc<Container>>>,
@@ -74,17 +82,37 @@ struct Inner {
     shutdown: CancellationToken,
 }
 
+/// The node services an engine is wired to (each owned apart, shared by handle).
+#[derive(Debug)]
+pub struct EngineServices {
+    /// The containerd adapter.
+    pub runtime: Runtime,
+    /// Images in containerd.
+    pub images: ImageService,
+    /// Bridges, addresses, ports and DNS.
+    pub network: NetworkService,
+    /// Named and anonymous volumes.
+    pub volumes: VolumeService,
+    /// The `docker events` bus.
+    pub events: Arc<EventsBus>,
+}
+
 impl Engine {
-    /// Opens the record store, registers as the image service's usage
-    /// source and restores containers left by a previous run.
+    /// Opens the record store, registers as the image and volume services'
+    /// usage source and restores containers left by a previous run.
     pub async fn open(
         cfg: EngineConfig,
-        runtime: Runtime,
-        images: ImageService,
-        events: Arc<EventsBus>,
+        services: EngineServices,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> EngineResult<Engine> {
+        let EngineServices {
+            runtime,
+            images,
+            network,
+            volumes,
+            events,
+        } = services;
         std::fs::create_dir_all(cfg.data_root.join("containers"))
             .map_err(EngineError::io("creating containers dir"))?;
         std::fs::create_dir_all(cfg.exec_root.join("containers"))
@@ -95,6 +123,8 @@ impl Engine {
                 cfg,
                 runtime,
                 images: images.clone(),
+                network,
+                volumes: volumes.clone(),
                 events,
                 store,
                 containers: RwLock::new(HashMap::new()),
@@ -104,6 +134,7 @@ impl Engine {
             }),
         };
         images.set_usage(Arc::new(engine.clone()));
+        volumes.set_usage(Arc::new(engine.clone()));
         engine.restore().await?;
         Ok(engine)
     }
@@ -114,6 +145,14 @@ impl Engine {
 
     pub(crate) fn images(&self) -> &ImageService {
         &self.inner.images
+    }
+
+    pub(crate) fn net(&self) -> &NetworkService {
+        &self.inner.network
+    }
+
+    pub(crate) fn volumes(&self) -> &VolumeService {
+        &self.inner.volumes
     }
 
     pub(crate) fn store(&self) -> &ContainerStore {
@@ -215,10 +254,17 @@ impl Engine {
 
     /// Persists `rec`; a failure is logged, since the in-memory state is
     /// already changed and the next save will carry it.
-    pub(crate) fn persist(&self, rec: &ContainerRecord) {
-        if let Err(e) = self.inner.store.save(rec) {
+    pub(crate) async fn persist(&self, rec: &ContainerRecord) -> EngineResult<()> {
+        self.inner.store.save(rec).await.map_err(|e| {
             tracing::error!(container.id = %rec.id, error = %e, "saving container record");
-        }
+            EngineError::from(e)
+        })
+    }
+
+    /// [`Self::persist`] where no request waits for the answer (exit monitor, restore):
+    /// the failure is logged there.
+    pub(crate) async fn persist_or_log(&self, rec: &ContainerRecord) {
+        let _ = self.persist(rec).await;
     }
 }
 

@@ -66,7 +66,11 @@ impl Engine {
         if let Some(mut done) = done {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, done.wait_for(|d| *d)).await;
         }
+        // The cgroup (and its OOM counter) goes with the task: read it first.
+        let oom = self.oom_killed(c).await;
         let _ = self.runtime().task_delete(&c.id).await;
+        self.release_network(c).await;
+        self.deactivate_volumes(&c.snapshot()).await;
         *c.stdin.lock().await = None;
         let code = i64::from(status.code);
         let finished = status.exited_at.unwrap_or_else(chrono::Utc::now);
@@ -75,8 +79,13 @@ impl Engine {
             r.state.pid = 0;
             r.state.exit_code = code;
             r.state.finished_at = Some(finished);
+            r.state.oom_killed = oom;
         });
-        self.persist(&rec);
+        self.persist_or_log(&rec).await;
+        if oom {
+            // dockerd's order: `oom` (containerd's TaskOOM) comes before `die`.
+            self.emit(&rec, "oom", &[]);
+        }
         self.emit(&rec, "die", &[("exitCode", code.to_string())]);
         c.state_tx.send_modify(|s| {
             s.running = false;
@@ -84,8 +93,10 @@ impl Engine {
             s.exits += 1;
         });
         if rec.host_config.auto_remove == Some(true) {
-            if let Err(e) = self.remove_container(c, true).await {
-                tracing::error!(error = %e, "auto-remove failed");
+            // `--rm` takes the anonymous volumes along, as with dockerd.
+            match self.remove_container(c, true).await {
+                Ok(()) => self.remove_anonymous_volumes(&rec),
+                Err(e) => tracing::error!(error = %e, "auto-remove failed"),
             }
             return;
         }
@@ -101,13 +112,36 @@ impl Engine {
                     return;
                 }
                 let (_, rec) = c.update(|r| r.restart_count += 1);
-                engine.persist(&rec);
+                engine.persist_or_log(&rec).await;
                 match engine.start_locked(&c).await {
                     Ok(()) => engine.emit(&rec, "restart", &[]),
                     Err(EngineError::NoSuchContainer(_)) => {}
                     Err(e) => tracing::warn!(error = %e, "restart policy start failed"),
                 }
             });
+        }
+    }
+
+    /// Whether the kernel's OOM killer killed a process of this run (the
+    /// memory cgroup's `oom_kill` counter, which starts at 0 with each
+    /// task's fresh cgroup).
+    async fn oom_killed(&self, c: &Container) -> bool {
+        let rec = c.snapshot();
+        let path = crate::runtime::oci_spec::cgroups_path(&rec.host_config, &rec.id);
+        let read = tokio::task::spawn_blocking(move || {
+            crate::runtime::cgroups::CgroupReader::new(&path).oom_kills()
+        })
+        .await;
+        match read {
+            Ok(Ok(n)) => n > 0,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "reading the OOM counter");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "OOM counter reader failed");
+                false
+            }
         }
     }
 

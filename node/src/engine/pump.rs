@@ -6,21 +6,26 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use shoal_api::stream::{OutputChunk, StdStream};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::runtime::io::FifoReader;
 use crate::runtime::{IoPaths, RuntimeResult};
 
 use super::container::OutEvent;
-use super::logfile::LogWriter;
+use super::hub::OutputHub;
+use super::logdriver::{FileLog, RemoteLog};
 
 /// Where pumped output goes.
 #[derive(Debug, Clone)]
 pub struct Sinks {
-    /// The container's log, when its driver keeps one.
-    pub log: Option<Arc<Mutex<LogWriter>>>,
-    /// Live subscribers.
-    pub out: broadcast::Sender<OutEvent>,
+    /// The container's readable log (its driver's file or the dual-logging cache).
+    pub log: Option<Arc<Mutex<FileLog>>>,
+    /// A driver that ships output elsewhere (syslog, journald).
+    pub remote: Option<Arc<Mutex<RemoteLog>>>,
+    /// Live readers.
+    pub out: Arc<OutputHub>,
+    /// Bumped after each chunk appended to the log (wakes log followers).
+    pub log_seq: Option<Arc<watch::Sender<u64>>>,
 }
 
 /// Opens the output FIFOs of `io` and copies them to `sinks` until the
@@ -63,7 +68,7 @@ pub fn spawn(
             for h in handles {
                 let _ = h.await;
             }
-            let _ = sinks.out.send(OutEvent::End);
+            sinks.out.publish(OutEvent::End).await;
             let _ = done_tx.send(true);
         },
         span,
@@ -96,7 +101,17 @@ async fn copy(stream: StdStream, mut reader: FifoReader, sinks: Sinks) {
             if let Err(e) = res {
                 tracing::warn!(error = %e, "writing container log");
             }
+            if let Some(seq) = &sinks.log_seq {
+                seq.send_modify(|n| *n += 1);
+            }
         }
-        let _ = sinks.out.send(OutEvent::Chunk(chunk));
+        if let Some(remote) = &sinks.remote {
+            let mut w = remote.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = w.write(&chunk) {
+                // The cache (when enabled) still has the line for `docker logs`.
+                tracing::warn!(error = %e, driver = w.driver(), "shipping container output");
+            }
+        }
+        sinks.out.publish(OutEvent::Chunk(chunk)).await;
     }
 }

@@ -66,6 +66,33 @@ pub struct RunState {
     pub oom_killed: bool,
     /// Set by `docker stop`/`kill` so restart policies don't revive it.
     pub manually_stopped: bool,
+    /// The health check's state while the container has one (`State.Health`).
+    #[serde(default)]
+    pub health: Option<HealthState>,
+}
+
+/// `State.Health`: the outcome of the container's health probes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthState {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    /// Consecutive failed probes.
+    pub failing_streak: i64,
+    /// The last probes, oldest first (at most five, as dockerd keeps).
+    pub log: Vec<ProbeResult>,
+}
+
+/// One health probe (`State.Health.Log[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// When the probe started.
+    pub start: DateTime<Utc>,
+    /// When it ended.
+    pub end: DateTime<Utc>,
+    /// Its exit code; -1 when it timed out or could not run.
+    pub exit_code: i64,
+    /// The first 4 KiB of its output.
+    pub output: String,
 }
 
 /// Everything Shoal stores for one container.
@@ -102,9 +129,18 @@ pub struct ContainerRecord {
     pub exec_ids: Vec<String>,
     /// Network mode as given (`default` when empty).
     pub network_mode: String,
+    /// Endpoints by network name (addresses set while running).
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, crate::network::model::EndpointRecord>,
+    /// Published ports while running.
+    #[serde(default)]
+    pub ports: Vec<crate::network::model::PortMapping>,
     /// Extra labels kept out of Config (none yet).
     #[serde(default)]
     pub extra: HashMap<String, String>,
+    /// The volumes (and inherited binds) it mounts, resolved at create.
+    #[serde(default)]
+    pub volumes: Vec<super::containers::VolumeMount>,
 }
 
 impl ContainerRecord {

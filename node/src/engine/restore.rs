@@ -23,6 +23,12 @@ impl Engine {
             self.insert(c.clone());
             match rec.state.status {
                 Status::Running | Status::Paused | Status::Restarting => {
+                    // Endpoints first, so a task found dead releases them;
+                    // its mounted volumes stay mounted and are counted again.
+                    self.restore_network(&rec).await;
+                    if let Err(e) = self.activate_volumes(&rec).await {
+                        tracing::warn!(container.id = %rec.id, error = %e, "volume mounts");
+                    }
                     self.reattach(&c).await;
                 }
                 Status::Removing | Status::Dead => {
@@ -48,6 +54,9 @@ impl Engine {
             if rec.state.status == Status::Exited && wants && !rec.state.manually_stopped {
                 to_start.push(c);
             }
+        }
+        if let Err(e) = self.net().sync_firewall().await {
+            tracing::error!(error = %e, "restoring published ports");
         }
         for c in to_start {
             let _op = c.op.lock().await;
@@ -88,9 +97,10 @@ impl Engine {
                     r.state.status = status;
                     r.state.pid = t.pid;
                 });
-                self.persist(&rec);
+                self.persist_or_log(&rec).await;
                 c.state_tx.send_modify(|s| s.running = true);
                 self.spawn_monitor(c.clone());
+                self.spawn_health(c).await;
             }
             Some(t) => {
                 // Exited while we were away: record its real exit code.

@@ -41,6 +41,12 @@ impl ContainerStore {
     /// Opens (or creates) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::open(dir)?;
+        // Records hold environments and commands: only root reads them.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+        }
         let records = db.open_tree("containers")?;
         let names = db.open_tree("names")?;
         Ok(ContainerStore { db, records, names })
@@ -54,20 +60,28 @@ impl ContainerStore {
     }
 
     /// Stores a new record and reserves its name, atomically.
-    pub fn insert_new(&self, rec: &ContainerRecord) -> Result<(), StoreError> {
-        self.put_claiming_name(rec, None)
+    pub async fn insert_new(&self, rec: &ContainerRecord) -> Result<(), StoreError> {
+        self.put_claiming_name(rec, None)?;
+        self.flush().await
     }
 
-    /// Overwrites a record (state changes). Durable when it returns.
-    pub fn save(&self, rec: &ContainerRecord) -> Result<(), StoreError> {
-        self.records.insert(rec.id.as_bytes(), Self::encode(rec)?)?;
-        self.db.flush()?;
+    /// Makes every write so far durable. sled's `flush_async` does the fsync on
+    /// sled's own threads, so no tokio worker blocks on the disk.
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
         Ok(())
     }
 
+    /// Overwrites a record (state changes). Durable when it returns.
+    pub async fn save(&self, rec: &ContainerRecord) -> Result<(), StoreError> {
+        self.records.insert(rec.id.as_bytes(), Self::encode(rec)?)?;
+        self.flush().await
+    }
+
     /// Moves a record to a new name, failing if the name is taken.
-    pub fn rename(&self, rec: &ContainerRecord, old_name: &str) -> Result<(), StoreError> {
-        self.put_claiming_name(rec, Some(old_name))
+    pub async fn rename(&self, rec: &ContainerRecord, old_name: &str) -> Result<(), StoreError> {
+        self.put_claiming_name(rec, Some(old_name))?;
+        self.flush().await
     }
 
     /// Writes `rec` and claims `rec.name` (releasing `old_name`) in one
@@ -96,12 +110,11 @@ impl ContainerStore {
             Err(TransactionError::Abort(owner)) => return Err(StoreError::NameInUse(owner)),
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         }
-        self.db.flush()?;
         Ok(())
     }
 
     /// Deletes a record and frees its name.
-    pub fn remove(&self, id: &str, name: &str) -> Result<(), StoreError> {
+    pub async fn remove(&self, id: &str, name: &str) -> Result<(), StoreError> {
         let res: Result<(), TransactionError<()>> =
             (&self.records, &self.names).transaction(|(records, names)| {
                 records.remove(id.as_bytes())?;
@@ -115,8 +128,7 @@ impl ContainerStore {
             Err(TransactionError::Abort(())) => {}
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         }
-        self.db.flush()?;
-        Ok(())
+        self.flush().await
     }
 
     /// Every record; undecodable ones are reported, not fatal.
@@ -159,38 +171,64 @@ mod tests {
             additional_gids: Vec::new(),
             exec_ids: Vec::new(),
             network_mode: "bridge".into(),
+            networks: Default::default(),
+            ports: Vec::new(),
             extra: Default::default(),
+            volumes: Vec::new(),
         }
     }
 
+    /// A record written before containers had volumes still decodes.
     #[test]
-    fn names_are_unique_and_renames_free_the_old_name() {
+    fn record_without_volumes_decodes() {
+        let mut v = serde_json::to_value(rec("old", "old")).unwrap();
+        v.as_object_mut().unwrap().remove("volumes");
+        let back: ContainerRecord = serde_json::from_value(v).unwrap();
+        assert!(back.volumes.is_empty());
+    }
+
+    #[tokio::test]
+    async fn names_are_unique_and_renames_free_the_old_name() {
         let dir = tempfile::tempdir().unwrap();
         let store = ContainerStore::open(dir.path()).unwrap();
-        store.insert_new(&rec("a1", "web")).unwrap();
-        match store.insert_new(&rec("b2", "web")) {
+        store.insert_new(&rec("a1", "web")).await.unwrap();
+        match store.insert_new(&rec("b2", "web")).await {
             Err(StoreError::NameInUse(owner)) => assert_eq!(owner, "a1"),
             other => panic!("expected NameInUse, got {other:?}"),
         }
-        store.rename(&rec("a1", "api"), "web").unwrap();
-        store.insert_new(&rec("b2", "web")).unwrap();
+        store.rename(&rec("a1", "api"), "web").await.unwrap();
+        store.insert_new(&rec("b2", "web")).await.unwrap();
         assert!(matches!(
-            store.rename(&rec("b2", "api"), "web"),
+            store.rename(&rec("b2", "api"), "web").await,
             Err(StoreError::NameInUse(_))
         ));
-        store.remove("a1", "api").unwrap();
-        store.insert_new(&rec("c3", "api")).unwrap();
+        store.remove("a1", "api").await.unwrap();
+        store.insert_new(&rec("c3", "api")).await.unwrap();
     }
 
+    /// A record written before container networking (no `networks`, no `ports`) still decodes.
     #[test]
-    fn records_survive_reopen() {
+    fn decodes_records_without_network_fields() {
+        let fixture = r#"{"id":"a1","name":"web","created":"2026-11-25T10:00:00Z","config":{},
+            "host_config":{},"image_id":"sha256:x","path":"sh","args":[],"state":{"status":"exited",
+            "pid":0,"exit_code":0,"error":"","started_at":null,"finished_at":null,"oom_killed":false,
+            "manually_stopped":false},"restart_count":0,"uid":0,"gid":0,"additional_gids":[],
+            "exec_ids":[],"network_mode":"bridge","extra":{}}"#;
+        let r: ContainerRecord = serde_json::from_str(fixture).unwrap();
+        assert!(r.networks.is_empty());
+        assert!(r.ports.is_empty());
+        assert_eq!(r.network_mode, "bridge");
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = ContainerStore::open(dir.path()).unwrap();
             let mut r = rec("a1", "web");
-            store.insert_new(&r).unwrap();
+            store.insert_new(&r).await.unwrap();
             r.state.exit_code = 3;
-            store.save(&r).unwrap();
+            store.save(&r).await.unwrap();
         }
         let store = ContainerStore::open(dir.path()).unwrap();
         let (all, bad) = store.load_all().unwrap();
@@ -198,7 +236,7 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].state.exit_code, 3);
         assert!(matches!(
-            store.insert_new(&rec("z9", "web")),
+            store.insert_new(&rec("z9", "web")).await,
             Err(StoreError::NameInUse(_))
         ));
     }

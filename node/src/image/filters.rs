@@ -169,20 +169,56 @@ pub(super) fn parse_until(v: &str, now: i64) -> Result<i64, ImageError> {
 }
 
 /// Shell-style glob as Go's `path.Match`: `*` and `?` never match `/`.
+///
+/// Filters come from API clients, so the matcher must stay polynomial on any input: a
+/// backtracking matcher takes exponential time on `a*a*a*…b` against `aaaa…`. Since neither
+/// wildcard crosses `/`, pattern and name are matched segment by segment, each segment with the
+/// greedy star algorithm (on a mismatch, only the most recent `*` absorbs one more character),
+/// which is O(|pattern| · |name|) in the worst case and linear on typical patterns.
 pub(super) fn glob_match(pattern: &str, s: &str) -> bool {
-    fn rec(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('*') => (0..=s.len())
-                .take_while(|&i| i == 0 || s[i - 1] != '/')
-                .any(|i| rec(&p[1..], &s[i..])),
-            Some('?') => !s.is_empty() && s[0] != '/' && rec(&p[1..], &s[1..]),
-            Some(c) => s.first() == Some(c) && rec(&p[1..], &s[1..]),
+    let mut ps = pattern.split('/');
+    let mut ss = s.split('/');
+    loop {
+        match (ps.next(), ss.next()) {
+            (None, None) => return true,
+            (Some(p), Some(n)) => {
+                let p: Vec<char> = p.chars().collect();
+                let n: Vec<char> = n.chars().collect();
+                if !segment_match(&p, &n) {
+                    return false;
+                }
+            }
+            _ => return false,
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = s.chars().collect();
-    rec(&p, &s)
+}
+
+/// `*` (any run) and `?` (one character) within one `/`-free segment, without recursion.
+fn segment_match(p: &[char], s: &[char]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    // Where the last `*` was and how much of `s` it has absorbed so far.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, si));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == s[si] => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    pi = sp + 1;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -206,6 +242,32 @@ mod tests {
         assert!(glob_match("*/app", "me/app"));
         assert!(glob_match("b?sybox", "busybox"));
         assert!(!glob_match("busybox", "busybox2"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+        assert!(!glob_match("a*b*c", "axxbyy"));
+        assert!(glob_match("*/*:*", "me/app:v1"));
+        assert!(!glob_match("*", "me/app"));
+        assert!(!glob_match("me/*", "me"));
+        assert!(glob_match("*x?", "abxxy"));
+        assert!(glob_match("ü*", "über"));
+    }
+
+    /// A pattern that makes a backtracking matcher explore 2^n paths answers at once.
+    #[test]
+    fn pathological_glob_is_fast() {
+        let name = "a".repeat(5_000);
+        let pattern = format!("{}b", "a*".repeat(50));
+        let t = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &name));
+        assert!(glob_match(&"*a".repeat(100), &name));
+        let f =
+            ImageFilter::parse(&filters(&[("reference", &pattern)]), &["reference"], 0).unwrap();
+        assert!(!f.reference_match(&[format!("{name}:latest")]));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

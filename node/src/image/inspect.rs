@@ -14,7 +14,7 @@ impl ImageEntry {
             id: self.id.clone(),
             parent_id: String::new(),
             repo_tags: self.repo_tags(),
-            repo_digests: Vec::new(),
+            repo_digests: self.repo_digests(),
             created: self.created(),
             size: self.size(),
             shared_size: -1,
@@ -37,7 +37,7 @@ impl ImageEntry {
         ImageInspect {
             id: Some(self.id.clone()),
             repo_tags: Some(self.repo_tags()),
-            repo_digests: Some(Vec::new()),
+            repo_digests: Some(self.repo_digests()),
             parent: Some(String::new()),
             comment: Some(self.config.comment.clone().unwrap_or_default()),
             created: self.config.created.clone(),

@@ -14,6 +14,17 @@ impl ImageService {
         &self,
         filters: &BTreeMap<String, Vec<String>>,
     ) -> Result<Vec<ImageEntry>, ImageError> {
+        self.list_images(filters, true).await
+    }
+
+    /// [`ImageService::list`]; without `all`, untagged images that are
+    /// another image's build parent (intermediate build steps) are left
+    /// out, as `docker images` without `-a` does.
+    pub async fn list_images(
+        &self,
+        filters: &BTreeMap<String, Vec<String>>,
+        all: bool,
+    ) -> Result<Vec<ImageEntry>, ImageError> {
         let now = chrono::Utc::now().timestamp();
         let f = ImageFilter::parse(
             filters,
@@ -28,10 +39,11 @@ impl ImageService {
             Some(r) => Some(self.find(r).await?.entry.created()),
             None => None,
         };
-        let mut out: Vec<ImageEntry> = self
-            .entries()
-            .await?
+        let entries = self.entries().await?;
+        let parents = Self::build_parents(&entries);
+        let mut out: Vec<ImageEntry> = entries
             .into_iter()
+            .filter(|e| all || !(e.is_dangling() && parents.contains_key(&e.id)))
             .filter(|e| f.dangling.is_none_or(|d| d == e.is_dangling()))
             .filter(|e| f.reference_match(&e.repo_tags()))
             .filter(|e| f.labels_match(&e.labels()))

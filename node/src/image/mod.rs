@@ -15,8 +15,12 @@
 //! unpack.rs     layers -> committed overlayfs snapshots named by chain ID
 //! archive.rs    reading docker-save / OCI-layout tars from disk
 //! load.rs save.rs import.rs changes.rs      docker load / save / import
+//! commit.rs                                 docker commit (containerd diff)
+//! build.rs                                  docker build's step images and cache
 //! list.rs filters.rs inspect.rs history.rs  read-only views
 //! tag.rs remove.rs prune.rs                 mutations
+//! pull.rs push.rs distribution.rs           registries (via `crate::registry`)
+//! progress.rs                               Docker's JSON progress messages
 //! ```
 //!
 //! Records in containerd's image store are named by full reference
@@ -29,7 +33,10 @@
 //! happen under a lease until the image record exists.
 
 mod archive;
+mod build;
 mod changes;
+mod commit;
+mod distribution;
 mod filters;
 mod history;
 mod import;
@@ -37,13 +44,18 @@ mod inspect;
 mod list;
 mod load;
 pub mod oci;
+mod platform;
+pub mod progress;
 mod prune;
+mod pull;
+mod push;
 pub mod reference;
 mod remove;
 mod save;
 mod store;
 mod tag;
 mod unpack;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,11 +64,17 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::events::EventsBus;
+use crate::registry::{Registries, RegistryError};
 use crate::runtime::{Runtime, RuntimeError};
 
+pub use build::{BuildCommit, CacheEntry};
+pub use commit::CommitRequest;
 pub use import::ImportRequest;
 pub use load::LoadOutput;
+pub use progress::Progress;
 pub use prune::PruneReport;
+pub use pull::{PreparedPull, PullOutcome, PullRequest};
+pub use push::PreparedPush;
 pub use reference::{Reference, ReferenceError};
 pub use remove::DeleteItem;
 pub use store::ImageEntry;
@@ -67,12 +85,19 @@ pub enum ImageError {
     /// `No such image: X` (404).
     #[error("No such image: {0}")]
     NotFound(String),
+    /// 404 with the message as is (a registry's "manifest unknown",
+    /// "pull access denied").
+    #[error("{0}")]
+    Absent(String),
     /// Invalid reference or archive (400).
     #[error("{0}")]
     Invalid(String),
     /// In use by a container, or ambiguous (409).
     #[error("{0}")]
     Conflict(String),
+    /// A registry failed or refused (pull, push, login).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// containerd failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -118,6 +143,9 @@ pub struct ContainerDefaults {
     /// Default stop signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// The image's HEALTHCHECK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<shoal_api::models::HealthConfig>,
 }
 
 /// An image ready for a container: its ID, defaults and unpacked rootfs.
@@ -171,6 +199,7 @@ struct Inner {
     runtime: Runtime,
     events: Arc<EventsBus>,
     data_root: PathBuf,
+    registries: Registries,
     usage: OnceLock<SharedImageUsage>,
     /// Serialises record mutations (tag moves, deletes, loads) so that the
     /// "keep a dangling record" bookkeeping never races with itself.
@@ -179,13 +208,20 @@ struct Inner {
 
 impl ImageService {
     /// An image service over `runtime`; temporary files (archives being
-    /// loaded or imported) go under `data_root/tmp`.
-    pub fn new(runtime: Runtime, events: Arc<EventsBus>, data_root: PathBuf) -> Self {
+    /// loaded or imported) go under `data_root/tmp`; pulls and pushes go
+    /// through `registries`.
+    pub fn new(
+        runtime: Runtime,
+        events: Arc<EventsBus>,
+        data_root: PathBuf,
+        registries: Registries,
+    ) -> Self {
         ImageService {
             inner: Arc::new(Inner {
                 runtime,
                 events,
                 data_root,
+                registries,
                 usage: OnceLock::new(),
                 write_lock: tokio::sync::Mutex::new(()),
             }),
@@ -226,6 +262,11 @@ impl ImageService {
 
     fn runtime(&self) -> &Runtime {
         &self.inner.runtime
+    }
+
+    /// The registry clients (also used by `docker login`).
+    pub fn registries(&self) -> &Registries {
+        &self.inner.registries
     }
 
     fn usage(&self) -> Option<&SharedImageUsage> {

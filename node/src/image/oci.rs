@@ -28,6 +28,9 @@ pub const ANN_CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// Annotation carrying the tag (or full name) in an OCI layout.
 pub const ANN_REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// Prefix of every content GC-reference label (`...m.0` for an index's
+/// manifests).
+pub const LABEL_REF_CONTENT_PREFIX: &str = "containerd.io/gc.ref.content.";
 /// Label on a manifest blob pointing at its config (GC reference).
 pub const LABEL_REF_CONFIG: &str = "containerd.io/gc.ref.content.config";
 /// Prefix of labels on a manifest blob pointing at its layers.
@@ -136,6 +139,14 @@ pub struct ImageConfigFile {
     /// Build history.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<History>,
+    /// The image a `docker build` step started from (Docker's v1 `parent`
+    /// field); the build cache follows it. Absent in pulled images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The step's container config (Docker's `container_config`); its
+    /// `Cmd` is the step's cache key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<serde_json::Value>,
 }
 
 /// `rootfs` of an image config.

@@ -60,18 +60,47 @@ impl ImageService {
                     .cloned()
                     .collect(),
             };
-            for t in &removed {
-                self.runtime().delete_image(&t.to_string(), false).await?;
-                self.event("untag", &entry.id, &entry.id);
-                items.push(DeleteItem::Untagged(t.familiar()));
+            // Last name gone while a container still needs the image: it
+            // stays, dangling, as dockerd leaves it. A lease holds its
+            // content from the moment the last tag goes until the dangling
+            // record exists, or a concurrent GC could collect it between.
+            let last_name_goes = tags.len() <= removed.len();
+            let stays = last_name_goes && (!running.is_empty() || (!force && !using.is_empty()));
+            let hold = if stays {
+                let lease = self.lease("rmi").await?;
+                if let Err(e) = self
+                    .runtime()
+                    .add_lease_resource(&lease.id, &entry.manifest.digest, "content")
+                    .await
+                {
+                    lease.release(false).await;
+                    return Err(e.into());
+                }
+                Some(lease)
+            } else {
+                None
+            };
+            let untagged = self.untag_all(&entry.id, &removed, &mut items).await;
+            if let Err(e) = untagged {
+                if let Some(l) = hold {
+                    l.release(false).await;
+                }
+                return Err(e);
             }
-            if tags.len() > removed.len() {
+            if !last_name_goes {
                 return Ok(items);
             }
-            // Last name gone: the image goes too, unless a container still
-            // needs it (then it stays, dangling, as dockerd leaves it).
-            if !running.is_empty() || (!force && !using.is_empty()) {
-                self.ensure_named(&entry.manifest).await?;
+            for d in entry.digest_refs() {
+                items.push(DeleteItem::Untagged(format!(
+                    "{}@{}",
+                    d.familiar_name(),
+                    d.digest.clone().unwrap_or_default()
+                )));
+            }
+            if let Some(lease) = hold {
+                let named = self.ensure_named(&entry.manifest).await;
+                lease.release(false).await;
+                named?;
                 return Ok(items);
             }
         } else {
@@ -102,10 +131,33 @@ impl ImageService {
                 self.event("untag", &entry.id, &entry.id);
                 items.push(DeleteItem::Untagged(t.familiar()));
             }
+            for d in entry.digest_refs() {
+                items.push(DeleteItem::Untagged(format!(
+                    "{}@{}",
+                    d.familiar_name(),
+                    d.digest.clone().unwrap_or_default()
+                )));
+            }
         }
         let (deleted, _) = self.delete_entry(&entry).await?;
         items.extend(deleted);
         Ok(items)
+    }
+
+    /// Deletes the records of `removed` (tags of image `id`), noting each
+    /// in `items`.
+    async fn untag_all(
+        &self,
+        id: &str,
+        removed: &[super::reference::Reference],
+        items: &mut Vec<DeleteItem>,
+    ) -> Result<(), ImageError> {
+        for t in removed {
+            self.runtime().delete_image(&t.to_string(), false).await?;
+            self.event("untag", id, id);
+            items.push(DeleteItem::Untagged(t.familiar()));
+        }
+        Ok(())
     }
 
     /// Deletes every record of `entry` with a synchronous GC; returns the

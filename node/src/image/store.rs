@@ -52,6 +52,35 @@ impl ImageEntry {
         self.tags().iter().map(Reference::familiar).collect()
     }
 
+    /// Digest references (`name@sha256:...`) from pulls and pushes, in
+    /// familiar form: `RepoDigests`.
+    pub fn repo_digests(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .records
+            .iter()
+            .filter(|r| !r.name.starts_with(DANGLING_PREFIX))
+            .filter_map(|r| Reference::parse(&r.name).ok())
+            .filter_map(|r| {
+                r.digest
+                    .as_ref()
+                    .map(|d| format!("{}@{d}", r.familiar_name()))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Digest records (`name@sha256:...`).
+    pub fn digest_refs(&self) -> Vec<Reference> {
+        self.records
+            .iter()
+            .filter(|r| !r.name.starts_with(DANGLING_PREFIX))
+            .filter_map(|r| Reference::parse(&r.name).ok())
+            .filter(|r| r.digest.is_some())
+            .collect()
+    }
+
     /// No tag left: listed as `<none>:<none>`.
     pub fn is_dangling(&self) -> bool {
         self.tags().is_empty()
@@ -239,10 +268,11 @@ impl ImageService {
             let hit = entries.iter().find(|e| match &r.digest {
                 None => e.records.iter().any(|rec| rec.name == r.to_string()),
                 Some(d) => {
-                    (e.id == *d || e.records.iter().any(|rec| rec.target.digest == *d))
-                        && e.records.iter().any(|rec| {
-                            Reference::parse(&rec.name).is_ok_and(|x| x.name() == r.name())
-                        })
+                    e.records.iter().any(|rec| rec.name == r.to_string())
+                        || (e.id == *d || e.records.iter().any(|rec| rec.target.digest == *d))
+                            && e.records.iter().any(|rec| {
+                                Reference::parse(&rec.name).is_ok_and(|x| x.name() == r.name())
+                            })
                 }
             });
             if let Some(entry) = hit {

@@ -63,52 +63,69 @@ impl ImageService {
             )));
         }
         let chains = oci::chain_ids(diff_ids);
-        let rt = self.runtime();
-        let mut parent: Option<&str> = None;
         for (i, layer) in layers.iter().enumerate() {
-            let chain = &chains[i];
-            if rt.stat_snapshot(chain).await?.is_some_and(|s| s.committed) {
-                // Someone else's chain: hold it while our image is written.
-                rt.add_lease_resource(&lease.id, chain, "snapshots/overlayfs")
-                    .await?;
-                parent = Some(chain);
-                continue;
-            }
-            let key = format!("extract-{:016x}-{chain}", rand::random::<u64>());
-            let mounts = rt
-                .prepare_snapshot(&lease.id, &key, parent, HashMap::new())
+            let parent = i.checked_sub(1).map(|p| chains[p].as_str());
+            self.unpack_layer(lease, i, layer, &chains[i], parent, &diff_ids[i])
                 .await?;
-            let applied = match rt.apply_diff(layer, &mounts).await {
-                Ok(a) => a,
-                Err(e) => {
-                    let _ = rt.remove_snapshot(&key).await;
-                    return Err(layer_error(i, e));
-                }
-            };
-            if applied.digest != diff_ids[i] {
-                let _ = rt.remove_snapshot(&key).await;
-                return Err(ImageError::Invalid(format!(
-                    "layer {} content digest {} does not match diff ID {} in the image config",
-                    layer.digest, applied.digest, diff_ids[i]
-                )));
-            }
-            match rt
-                .commit_snapshot(&lease.id, chain, &key, HashMap::new())
-                .await
-            {
-                Ok(()) => {}
-                // Unpacked concurrently by another caller: theirs is as good.
-                Err(RuntimeError::AlreadyExists(_)) => {
-                    let _ = rt.remove_snapshot(&key).await;
-                }
-                Err(e) => {
-                    let _ = rt.remove_snapshot(&key).await;
-                    return Err(e.into());
-                }
-            }
-            parent = Some(chain);
         }
         Ok(chains.last().cloned())
+    }
+}
+
+impl ImageService {
+    /// Applies layer `i` onto its committed parent chain and commits it as
+    /// `chain`, unless that chain exists (then it is only leased). Returns
+    /// true when this call unpacked it.
+    pub(super) async fn unpack_layer(
+        &self,
+        lease: &Lease,
+        i: usize,
+        layer: &Descriptor,
+        chain: &str,
+        parent: Option<&str>,
+        diff_id: &str,
+    ) -> Result<bool, ImageError> {
+        let rt = self.runtime();
+        // Lease the chain before looking, so a concurrent GC cannot take
+        // someone else's chain between the look and the hold.
+        rt.add_lease_resource(&lease.id, chain, "snapshots/overlayfs")
+            .await?;
+        if rt.stat_snapshot(chain).await?.is_some_and(|s| s.committed) {
+            return Ok(false);
+        }
+        let key = format!("extract-{:016x}-{chain}", rand::random::<u64>());
+        let mounts = rt
+            .prepare_snapshot(&lease.id, &key, parent, HashMap::new())
+            .await?;
+        let applied = match rt.apply_diff(layer, &mounts).await {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = rt.remove_snapshot(&key).await;
+                return Err(layer_error(i, e));
+            }
+        };
+        if applied.digest != diff_id {
+            let _ = rt.remove_snapshot(&key).await;
+            return Err(ImageError::Invalid(format!(
+                "layer {} content digest {} does not match diff ID {diff_id} in the image config",
+                layer.digest, applied.digest
+            )));
+        }
+        match rt
+            .commit_snapshot(&lease.id, chain, &key, HashMap::new())
+            .await
+        {
+            Ok(()) => Ok(true),
+            // Unpacked concurrently by another caller: theirs is as good.
+            Err(RuntimeError::AlreadyExists(_)) => {
+                let _ = rt.remove_snapshot(&key).await;
+                Ok(false)
+            }
+            Err(e) => {
+                let _ = rt.remove_snapshot(&key).await;
+                Err(e.into())
+            }
+        }
     }
 }
 

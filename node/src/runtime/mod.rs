@@ -17,10 +17,12 @@
 //! mount.rs:      temporary host mounts of snapshot mounts
 //! ```
 
+pub mod cgroups;
 pub mod containerd;
 pub mod io;
 pub mod mount;
 pub mod oci_spec;
+pub mod seccomp;
 pub mod supervisor;
 
 pub use containerd::Runtime;

@@ -8,8 +8,8 @@
 //! `/etc/passwd` and `/etc/group`), [`device_mappings`]/[`host_devices`]
 //! (stat of host device nodes) and [`cgroup_v2`].
 //!
-//! Not generated (yet): a seccomp profile, AppArmor/SELinux labels,
-//! `--init`, `container:<id>` namespace modes.
+//! Seccomp comes from [`super::seccomp`] (the default profile unless
+//! unconfined or privileged). Not generated (yet): AppArmor/SELinux labels.
 
 mod caps;
 mod devices;
@@ -145,6 +145,10 @@ pub struct SpecInput {
     /// Capabilities the host can grant ([`host_caps`]); the container's
     /// set is cut down to them. `None`: no limit.
     pub available_caps: Option<Vec<String>>,
+    /// The machine seccomp profiles are resolved for
+    /// ([`super::seccomp::Target::host`]); `None` leaves seccomp out of the
+    /// spec (unit tests of other parts).
+    pub seccomp: Option<super::seccomp::Target>,
 }
 
 /// `caps` without those missing from `available`.
@@ -306,11 +310,19 @@ fn resources(hc: &HostConfig, privileged: bool, devices: &[DeviceNode]) -> Value
     Value::Object(r)
 }
 
-/// The `linux.resources` object of `input`'s spec, alone: what
-/// `Runtime::task_update` takes for `docker update`.
-pub fn linux_resources(input: &SpecInput) -> Value {
-    let privileged = input.host_config.privileged.unwrap_or(false);
-    resources(&input.host_config, privileged, &input.devices)
+/// The `linux.resources` a running task gets for `docker update`: the
+/// cgroup limits of `hc` without device rules (those are fixed at
+/// create), with an unlimited pids limit written out as -1 so a lowered
+/// limit can be lifted again (runc leaves a 0 alone).
+pub fn update_resources(hc: &HostConfig) -> Value {
+    let mut r = resources(hc, false, &[]);
+    if let Value::Object(m) = &mut r {
+        m.remove("devices");
+        if hc.pids_limit.is_some_and(|p| p <= 0) {
+            m.insert("pids".into(), json!({"limit": -1}));
+        }
+    }
+    r
 }
 
 fn namespaces(input: &SpecInput) -> Vec<Value> {
@@ -463,6 +475,17 @@ pub fn build_spec(input: &SpecInput) -> Result<Value, SpecError> {
     }
     if let Some(p) = propagation {
         linux["rootfsPropagation"] = json!(p);
+    }
+    if let Some(target) = &input.seccomp {
+        let choice = super::seccomp::SeccompChoice::from_options(
+            hc.security_opt.as_deref().unwrap_or_default(),
+            privileged,
+        );
+        if let Some(filter) = super::seccomp::oci_seccomp(&choice, &caps, target)
+            .map_err(|e| SpecError::InvalidArgument(e.to_string()))?
+        {
+            linux["seccomp"] = filter;
+        }
     }
 
     let mut spec = json!({

@@ -68,7 +68,12 @@ impl Containerd {
     pub fn service(&self) -> ImageService {
         let data = self.dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        ImageService::new(self.runtime.clone(), Arc::new(EventsBus::new()), data)
+        ImageService::new(
+            self.runtime.clone(),
+            Arc::new(EventsBus::new()),
+            data,
+            shoal_node::registry::Registries::new(Default::default()),
+        )
     }
 }
 

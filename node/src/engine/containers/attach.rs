@@ -6,21 +6,21 @@ use futures::StreamExt;
 use shoal_api::routers::containers::AttachOptions;
 use shoal_api::stream::{AttachIo, OutputStream, StdStream, StdinSink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 use super::super::container::{Container, OutEvent};
-use super::super::{Engine, EngineResult};
+use super::super::{Engine, EngineError, EngineResult};
 
-/// Output events as a stream that ends with the run.
+/// Output events of a hub reader as a stream that ends with the run.
 pub(crate) fn live_output(
-    rx: broadcast::Receiver<OutEvent>,
+    rx: mpsc::Receiver<OutEvent>,
     stdout: bool,
     stderr: bool,
 ) -> OutputStream {
     futures::stream::unfold(rx, move |mut rx| async move {
         loop {
             match rx.recv().await {
-                Ok(OutEvent::Chunk(c)) => {
+                Some(OutEvent::Chunk(c)) => {
                     let wanted = match c.stream {
                         StdStream::Stderr => stderr,
                         _ => stdout,
@@ -29,10 +29,7 @@ pub(crate) fn live_output(
                         return Some((c, rx));
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(skipped = n, "attach client too slow; output dropped");
-                }
-                Ok(OutEvent::End) | Err(broadcast::error::RecvError::Closed) => return None,
+                Some(OutEvent::End) | None => return None,
             }
         }
     })
@@ -40,7 +37,9 @@ pub(crate) fn live_output(
 }
 
 /// Forwards client input to the container's stdin once it is running;
-/// closes it at client EOF when the container has `StdinOnce`.
+/// closes it at client EOF (or detach) when the container has `StdinOnce`
+/// and no TTY, as dockerd does (with a TTY, closing stdin would hang up
+/// the terminal).
 fn stdin_forwarder(engine: &Engine, c: Arc<Container>, once: bool) -> StdinSink {
     let (client, mut ours) = tokio::io::duplex(64 * 1024);
     let runtime = engine.runtime().clone();
@@ -82,9 +81,10 @@ impl Engine {
     pub async fn attach(&self, key: &str, opts: AttachOptions) -> EngineResult<AttachIo> {
         let c = self.lookup(key)?;
         let rec = c.snapshot();
-        let rx = c.out_tx.subscribe();
+        let detach_keys = shoal_api::stream::detach::parse_detach_keys(opts.detach_keys.as_deref())
+            .map_err(EngineError::Invalid)?;
         let mut output: OutputStream = if opts.stream {
-            live_output(rx, opts.stdout, opts.stderr)
+            live_output(c.out.subscribe(), opts.stdout, opts.stderr)
         } else {
             futures::stream::empty().boxed()
         };
@@ -103,13 +103,22 @@ impl Engine {
                 .unwrap_or_else(|_| futures::stream::empty().boxed());
             output = replay.chain(output).boxed();
         }
-        let stdin = (opts.stdin && rec.open_stdin())
-            .then(|| stdin_forwarder(self, c.clone(), rec.config.stdin_once.unwrap_or(false)));
+        let stdin = (opts.stdin && rec.open_stdin()).then(|| {
+            let once = rec.config.stdin_once.unwrap_or(false) && !rec.tty();
+            stdin_forwarder(self, c.clone(), once)
+        });
         self.emit(&rec, "attach", &[]);
+        let on_detach: Box<dyn FnOnce() + Send> = {
+            let engine = self.clone();
+            let c = c.clone();
+            Box::new(move || engine.emit(&c.snapshot(), "detach", &[]))
+        };
         Ok(AttachIo {
             tty: rec.tty(),
             output,
             stdin,
+            detach_keys,
+            on_detach: Some(on_detach),
         })
     }
 }

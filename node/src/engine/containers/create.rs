@@ -4,17 +4,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use shoal_api::models::{ContainerConfig, ContainerCreateBody, HostConfig, RestartPolicyNameEnum};
+use shoal_api::models::{
+    ContainerConfig, ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum,
+};
 
 use crate::image::ResolvedImage;
 use crate::runtime::RuntimeError;
 
 use super::super::container::Container;
-use super::super::logfile::Rotation;
+use super::super::logdriver;
 use super::super::names;
 use super::super::record::{ContainerRecord, RunState};
 use super::super::store::StoreError;
 use super::super::{Engine, EngineError, EngineResult};
+use super::volumes::{VolumeMount, copy_up_all};
 
 /// What `create` returns: the ID and warnings for the CLI to print.
 #[derive(Debug)]
@@ -68,6 +71,8 @@ pub fn merge_config(user: &mut ContainerConfig, image: &crate::image::ContainerD
     if user.stop_signal.as_deref().unwrap_or("").is_empty() {
         user.stop_signal = image.stop_signal.clone();
     }
+    user.healthcheck =
+        super::health_config::merge(user.healthcheck.take(), image.healthcheck.as_ref());
 }
 
 fn split_body(body: ContainerCreateBody) -> (ContainerConfig, HostConfig) {
@@ -102,24 +107,23 @@ fn split_body(body: ContainerCreateBody) -> (ContainerConfig, HostConfig) {
     (cfg, host)
 }
 
-/// The network mode as dockerd records it, or a 4xx for what this engine
-/// cannot provide yet.
-fn network_mode(host: &HostConfig, config: &ContainerConfig) -> EngineResult<String> {
-    if config.network_disabled == Some(true) {
-        return Ok("none".into());
+/// dockerd's checks of a restart policy's retry count (create and update).
+pub(super) fn validate_restart_policy(rp: &RestartPolicy) -> EngineResult<()> {
+    let name = rp.name.unwrap_or(RestartPolicyNameEnum::EMPTY);
+    if rp.maximum_retry_count.unwrap_or(0) < 0 {
+        return Err(EngineError::Invalid(
+            "invalid restart policy: maximum retry count can't be negative".into(),
+        ));
     }
-    let mode = host.network_mode.clone().unwrap_or_default();
-    match mode.as_str() {
-        "" | "default" | "bridge" => Ok("bridge".into()),
-        "host" | "none" => Ok(mode),
-        other if other.starts_with("container:") => Err(EngineError::Invalid(format!(
-            "network mode {other} is not supported by this engine yet"
-        ))),
-        other => Err(EngineError::NoSuchNetwork(other.to_owned())),
+    if rp.maximum_retry_count.unwrap_or(0) > 0 && name != RestartPolicyNameEnum::ON_FAILURE {
+        return Err(EngineError::Invalid(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+        ));
     }
+    Ok(())
 }
 
-fn validate_host_config(host: &HostConfig) -> EngineResult<Rotation> {
+fn validate_host_config(host: &HostConfig) -> EngineResult<()> {
     if let Some(rp) = &host.restart_policy {
         let name = rp.name.unwrap_or(RestartPolicyNameEnum::EMPTY);
         let restarts = !matches!(
@@ -131,37 +135,15 @@ fn validate_host_config(host: &HostConfig) -> EngineResult<Rotation> {
                 "can't create 'AutoRemove' container with restart policy".into(),
             ));
         }
-        if rp.maximum_retry_count.unwrap_or(0) < 0 {
-            return Err(EngineError::Invalid(
-                "invalid restart policy: maximum retry count can't be negative".into(),
-            ));
-        }
-        if rp.maximum_retry_count.unwrap_or(0) > 0 && name != RestartPolicyNameEnum::ON_FAILURE {
-            return Err(EngineError::Invalid(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                    .into(),
-            ));
-        }
-    }
-    for bind in host.binds.iter().flatten() {
-        let src = bind.split(':').next().unwrap_or("");
-        if !src.starts_with('/') {
-            return Err(EngineError::Invalid(format!(
-                "named volumes are not supported by this engine yet: {bind}"
-            )));
-        }
+        validate_restart_policy(rp)?;
     }
     let log = host.log_config.clone().unwrap_or_default();
-    match log.typ.as_deref().unwrap_or("") {
-        "" | "json-file" => {
-            let opts = log.config.unwrap_or_default();
-            Rotation::from_opts(&opts).map_err(EngineError::Invalid)
-        }
-        "none" => Ok(Rotation::default()),
-        other => Err(EngineError::Invalid(format!(
-            "failed to create task for container: logger: no log driver named '{other}' is registered"
-        ))),
-    }
+    logdriver::parse(
+        log.typ.as_deref().unwrap_or(""),
+        &log.config.unwrap_or_default(),
+    )
+    .map(|_| ())
+    .map_err(EngineError::Invalid)
 }
 
 impl Engine {
@@ -172,6 +154,7 @@ impl Engine {
         name: Option<String>,
         body: ContainerCreateBody,
     ) -> EngineResult<Created> {
+        let networking = body.networking_config.clone();
         let (mut config, mut host) = split_body(body);
         let image_ref = config.image.clone().unwrap_or_default();
         if image_ref.is_empty() {
@@ -181,8 +164,34 @@ impl Engine {
             Some(n) => Some(names::normalize(&n).map_err(EngineError::Invalid)?),
             None => None,
         };
-        let _rotation = validate_host_config(&host)?;
-        let network_mode = network_mode(&host, &config)?;
+        validate_host_config(&host)?;
+        super::health_config::validate(config.healthcheck.as_ref())?;
+        super::options::refuse_unsupported(&host)?;
+        if let Some(wd) = config.working_dir.as_deref().filter(|w| !w.is_empty())
+            && !wd.starts_with('/')
+        {
+            return Err(EngineError::Invalid(format!(
+                "the working directory '{wd}' is invalid, it needs to be an absolute path"
+            )));
+        }
+        let (network_mode, networks) = self.plan_networks(
+            &host,
+            networking.as_ref(),
+            config.mac_address.as_deref(),
+            config.network_disabled == Some(true),
+        )?;
+        crate::network::ports::requests(
+            host.port_bindings.as_ref(),
+            config.exposed_ports.as_ref(),
+            host.publish_all_ports == Some(true),
+        )
+        .map_err(EngineError::Invalid)?;
+        for l in host.links.iter().flatten() {
+            let target = l.trim_start_matches('/').split(':').next().unwrap_or("");
+            self.lookup(target).map_err(|_| {
+                EngineError::Invalid(format!("could not get container for {target}"))
+            })?;
+        }
         let image = self.images().resolve(&image_ref).await?;
         merge_config(&mut config, &image.defaults);
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
@@ -191,13 +200,12 @@ impl Engine {
             return Err(EngineError::Invalid("No command specified".into()));
         }
         let mut warnings = Vec::new();
-        if host.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
-            || host.publish_all_ports == Some(true)
+        if network_mode == "host"
+            && (host.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
+                || host.publish_all_ports == Some(true))
         {
-            warnings.push(
-                "Published ports are discarded: this engine has no container networking yet"
-                    .to_string(),
-            );
+            // dockerd's answer: the CLI prints it as a WARNING line.
+            warnings.push("Published ports are discarded when using host network mode".to_string());
         }
         let id = names::new_id();
         if config.hostname.as_deref().unwrap_or("").is_empty() {
@@ -216,6 +224,9 @@ impl Engine {
         if host.runtime.as_deref().unwrap_or("").is_empty() {
             host.runtime = Some("runc".into());
         }
+        // dockerd's inspect always shows these (0: no realtime share).
+        host.cpu_realtime_period.get_or_insert(0);
+        host.cpu_realtime_runtime.get_or_insert(0);
         if host.privileged != Some(true) {
             let own = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
             if host.masked_paths.is_none() {
@@ -233,12 +244,21 @@ impl Engine {
             .is_empty()
         {
             let mut lc = host.log_config.clone().unwrap_or_default();
-            lc.typ = Some(self.cfg().log_driver.clone());
+            let (driver, opts) = self.cfg().live.log_defaults();
+            lc.typ = Some(driver);
             if lc.config.as_ref().is_none_or(|c| c.is_empty()) {
-                lc.config = Some(self.cfg().log_opts.clone());
+                lc.config = Some(opts);
             }
             host.log_config = Some(lc);
         }
+        let mut config_volumes: Vec<String> = config
+            .volumes
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        config_volumes.sort();
+        let (volumes, fill) = self.resolve_volumes(&mut host, &config_volumes)?;
         let rec = ContainerRecord {
             id: id.clone(),
             name: String::new(),
@@ -255,12 +275,22 @@ impl Engine {
             additional_gids: Vec::new(),
             exec_ids: Vec::new(),
             network_mode,
+            networks,
+            ports: Vec::new(),
             extra: HashMap::new(),
+            volumes,
         };
-        let rec = self.reserve(rec, name)?;
-        match self.materialize(rec.clone(), &image).await {
+        let unreserved = rec.clone();
+        let rec = match self.reserve(rec, name).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.remove_anonymous_volumes(&unreserved);
+                return Err(e);
+            }
+        };
+        match self.materialize(rec.clone(), &image, &fill).await {
             Ok(rec) => {
-                self.persist(&rec);
+                self.persist(&rec).await?;
                 self.emit(&rec, "create", &[]);
                 self.insert(Arc::new(Container::new(rec)));
                 Ok(Created { id, warnings })
@@ -273,7 +303,7 @@ impl Engine {
     }
 
     /// Stores the record under `name` (or a generated one), atomically.
-    fn reserve(
+    async fn reserve(
         &self,
         mut rec: ContainerRecord,
         name: Option<String>,
@@ -281,7 +311,7 @@ impl Engine {
         let fixed = name.is_some();
         for attempt in 0..10 {
             rec.name = name.clone().unwrap_or_else(|| names::random(attempt));
-            match self.store().insert_new(&rec) {
+            match self.store().insert_new(&rec).await {
                 Ok(()) => return Ok(rec),
                 Err(StoreError::NameInUse(owner)) if fixed => {
                     return Err(EngineError::Conflict(format!(
@@ -293,9 +323,10 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(EngineError::Conflict(
-            "could not generate a unique container name".into(),
-        ))
+        // Every random attempt collided: the short ID is unique.
+        rec.name = names::fallback(&rec.id);
+        self.store().insert_new(&rec).await?;
+        Ok(rec)
     }
 
     /// Snapshot, per-container files, user resolution and the containerd
@@ -304,6 +335,7 @@ impl Engine {
         &self,
         mut rec: ContainerRecord,
         image: &ResolvedImage,
+        fill: &[VolumeMount],
     ) -> EngineResult<ContainerRecord> {
         let dir = self.container_dir(&rec.id);
         std::fs::create_dir_all(&dir).map_err(EngineError::io("creating container dir"))?;
@@ -314,7 +346,7 @@ impl Engine {
         self.runtime()
             .create_lease(&lease, std::time::Duration::from_secs(3600))
             .await?;
-        let res = self.prepare_rootfs(&mut rec, image, &lease).await;
+        let res = self.prepare_rootfs(&mut rec, image, &lease, fill).await;
         let res = match res {
             Ok(()) => self.create_runtime_container(&rec).await,
             Err(e) => Err(e),
@@ -326,14 +358,16 @@ impl Engine {
         Ok(rec)
     }
 
-    /// Prepares the rootfs snapshot; resolves the user and creates the
-    /// working directory in it when the config needs that (a mount costs
-    /// time, so plain numeric users skip it).
+    /// Prepares the rootfs snapshot; resolves the user, creates the
+    /// working directory and fills new volumes from the image in it when
+    /// the config needs that (a mount costs time, so plain numeric users
+    /// without volumes to fill skip it).
     async fn prepare_rootfs(
         &self,
         rec: &mut ContainerRecord,
         image: &ResolvedImage,
         lease: &str,
+        fill: &[VolumeMount],
     ) -> EngineResult<()> {
         let mounts = self
             .runtime()
@@ -348,23 +382,49 @@ impl Engine {
             && user
                 .split(':')
                 .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if numeric && (workdir.is_empty() || workdir == "/") {
+        // `GroupAdd`: numbers as they are, names from the image's /etc/group.
+        let group_add = rec.host_config.group_add.clone().unwrap_or_default();
+        let numeric_groups: Option<Vec<u32>> = group_add.iter().map(|g| g.parse().ok()).collect();
+        if numeric
+            && (workdir.is_empty() || workdir == "/")
+            && fill.is_empty()
+            && let Some(groups) = numeric_groups
+        {
             let mut parts = user.split(':');
             rec.uid = parts.next().and_then(|u| u.parse().ok()).unwrap_or(0);
             rec.gid = parts.next().and_then(|g| g.parse().ok()).unwrap_or(0);
+            rec.additional_gids = groups;
             return Ok(());
         }
         let base = self.cfg().exec_root.join("mnt");
+        let fill = fill.to_vec();
         let resolved = crate::runtime::mount::with_mounted(&base, &mounts, move |root| {
             if !workdir.is_empty() {
-                let p = root.join(workdir.trim_start_matches('/'));
-                // dockerd creates the working directory at create time.
-                let _ = std::fs::create_dir_all(p);
+                // dockerd creates the working directory at create time; resolved inside
+                // the rootfs so `..` or an image's symlink cannot reach the host.
+                let p = super::super::rootfs_path::secure_join(root, &workdir)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                std::fs::create_dir_all(&p).map_err(|e| {
+                    EngineError::Invalid(format!("creating working directory {workdir}: {e}"))
+                })?;
             }
-            crate::runtime::oci_spec::resolve_user(root, &user)
+            copy_up_all(root, &fill).map_err(EngineError::Invalid)?;
+            let (uid, gid, mut groups) = crate::runtime::oci_spec::resolve_user(root, &user)
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            for g in &group_add {
+                let gid = match g.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => crate::runtime::oci_spec::resolve_group(root, g)
+                        .map_err(|e| EngineError::Invalid(e.to_string()))?,
+                };
+                if !groups.contains(&gid) {
+                    groups.push(gid);
+                }
+            }
+            Ok::<_, EngineError>((uid, gid, groups))
         })
         .await?;
-        let (uid, gid, groups) = resolved.map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let (uid, gid, groups) = resolved?;
         rec.uid = uid;
         rec.gid = gid;
         rec.additional_gids = groups;
@@ -382,16 +442,21 @@ impl Engine {
             .await
         {
             Ok(()) => Ok(()),
-            Err(RuntimeError::AlreadyExists(_)) => Ok(()),
+            // A container started before: its record holds the spec of
+            // that start, and `docker update` may have changed limits since.
+            Err(RuntimeError::AlreadyExists(_)) => {
+                Ok(self.runtime().container_update_spec(&rec.id, &spec).await?)
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     async fn rollback_create(&self, rec: &ContainerRecord) {
+        self.remove_anonymous_volumes(rec);
         let _ = self.runtime().container_delete(&rec.id).await;
         let _ = self.runtime().remove_snapshot(&rec.id).await;
         let _ = std::fs::remove_dir_all(self.container_dir(&rec.id));
-        if let Err(e) = self.store().remove(&rec.id, &rec.name) {
+        if let Err(e) = self.store().remove(&rec.id, &rec.name).await {
             tracing::error!(container.id = %rec.id, error = %e, "rolling back create");
         }
     }

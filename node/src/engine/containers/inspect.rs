@@ -15,7 +15,13 @@ impl Engine {
             resolv_conf: dir.join("resolv.conf").display().to_string(),
             hostname: dir.join("hostname").display().to_string(),
             hosts: dir.join("hosts").display().to_string(),
-            log: self.log_path(&rec.id).display().to_string(),
+            // dockerd shows LogPath for json-file only.
+            log: match self.log_config(&rec) {
+                Ok(cfg) if cfg.driver == "json-file" => {
+                    self.log_path(&rec.id).display().to_string()
+                }
+                _ => String::new(),
+            },
         };
         let sizes = if size { self.sizes(&rec).await } else { None };
         Ok(summary::inspect(&rec, paths, sizes))

@@ -46,7 +46,7 @@ impl Engine {
         }
         if sig == 9 || sig == 15 {
             let (_, r) = c.update(|r| r.state.manually_stopped = true);
-            self.persist(&r);
+            self.persist(&r).await?;
         }
         if rec.state.status == Status::Paused && sig == 9 {
             // A frozen task cannot act on SIGKILL until thawed.

@@ -95,6 +95,13 @@ impl Engine {
         let f = &opts.filters;
         f.validate(FILTERS)
             .map_err(|e| EngineError::Invalid(e.message))?;
+        for h in f.get("health") {
+            if !matches!(h.as_str(), "starting" | "healthy" | "unhealthy" | "none") {
+                return Err(EngineError::Invalid(format!(
+                    "Unrecognised filter value for health: {h}"
+                )));
+            }
+        }
         for s in f.get("status") {
             let ok = [
                 "created",
@@ -159,8 +166,35 @@ impl Engine {
                 && (f.get("ancestor").is_empty() || ancestors.contains(&rec.image_id))
                 && before.is_none_or(|b| rec.created < b)
                 && since.is_none_or(|s| rec.created > s)
-                && (f.get("network").is_empty() || f.get("network").contains(&rec.network_mode))
-                && (f.get("is-task").is_empty() || f.get("is-task").iter().all(|v| v == "false"));
+                && (f.get("network").is_empty()
+                    || f.get("network").iter().any(|n| {
+                        *n == rec.network_mode
+                            || rec.networks.iter().any(|(name, e)| {
+                                name == n
+                                    || (!e.network_id.is_empty()
+                                        && e.network_id.starts_with(n.as_str()))
+                            })
+                    }))
+                && (f.get("is-task").is_empty() || f.get("is-task").iter().all(|v| v == "false"))
+                && (f.get("volume").is_empty()
+                    || f.get("volume").iter().any(|v| uses_volume(&rec, v)))
+                && (f.get("health").is_empty() || {
+                    let health = super::super::summary::health_status(&rec);
+                    f.get("health").iter().any(|h| *h == health)
+                })
+                && port_filter(
+                    f.get("expose"),
+                    rec.config.exposed_ports.iter().flatten().map(|(k, _)| k),
+                )
+                && port_filter(
+                    f.get("publish"),
+                    rec.host_config
+                        .port_bindings
+                        .iter()
+                        .flatten()
+                        .filter(|(_, b)| b.as_ref().is_some_and(|b| !b.is_empty()))
+                        .map(|(k, _)| k),
+                );
             if !keep {
                 continue;
             }
@@ -201,5 +235,57 @@ mod tests {
         let now = chrono::Utc::now().timestamp() as f64;
         assert!((now - ago - 600.0).abs() < 5.0);
         assert!(parse_time_filter("10x").is_err());
+    }
+}
+
+/// The `volume` filter: a volume name or a mount destination.
+fn uses_volume(rec: &ContainerRecord, v: &str) -> bool {
+    summary::mount_points(rec)
+        .iter()
+        .any(|m| m.name.as_deref() == Some(v) || m.destination.as_deref() == Some(v))
+}
+
+/// The `expose`/`publish` filters: `port[/proto]` or a `start-end[/proto]`
+/// range against `ports` (`80/tcp` keys); empty filters match.
+fn port_filter<'a>(wanted: &[String], ports: impl Iterator<Item = &'a String>) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let ports: Vec<(u16, String)> = ports
+        .filter_map(|k| {
+            let (p, proto) = k.split_once('/').unwrap_or((k.as_str(), "tcp"));
+            Some((p.parse().ok()?, proto.to_owned()))
+        })
+        .collect();
+    wanted.iter().any(|w| {
+        let (range, proto) = match w.split_once('/') {
+            Some((r, p)) => (r, Some(p)),
+            None => (w.as_str(), None),
+        };
+        let (lo, hi) = match range.split_once('-') {
+            Some((a, b)) => (a.parse::<u16>().ok(), b.parse::<u16>().ok()),
+            None => (range.parse().ok(), range.parse().ok()),
+        };
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return false;
+        };
+        ports
+            .iter()
+            .any(|(p, pr)| *p >= lo && *p <= hi && proto.is_none_or(|x| x == pr))
+    })
+}
+
+#[cfg(test)]
+mod port_filter_tests {
+    use super::port_filter;
+
+    #[test]
+    fn ports_ranges_and_protocols() {
+        let ports = ["80/tcp".to_string(), "53/udp".to_string()];
+        assert!(port_filter(&[], ports.iter()));
+        assert!(port_filter(&["80".into()], ports.iter()));
+        assert!(port_filter(&["50-60/udp".into()], ports.iter()));
+        assert!(!port_filter(&["53/tcp".into()], ports.iter()));
+        assert!(!port_filter(&["81".into()], ports.iter()));
     }
 }

@@ -1,16 +1,18 @@
 //! `docker logs`: replay the json-file log, then follow it while the
-//! container runs. The file is the source of truth; the attach broadcast
-//! only wakes followers up.
+//! container runs. The file is the source of truth; the container's
+//! `log_seq` only wakes followers up, and a follow ends once the exit of the
+//! run is recorded (so a client that inspects right after sees it exited,
+//! as with dockerd) and the rest of the file was read.
 
 use std::path::PathBuf;
 
 use futures::StreamExt;
 use shoal_api::routers::containers::LogsOptions;
 use shoal_api::stream::{OutputChunk, OutputStream, StdStream};
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
-use super::super::container::OutEvent;
-use super::super::logfile;
+use super::super::container::WaitState;
+use super::super::logdriver::{self, Format};
 use super::super::{Engine, EngineError, EngineResult};
 
 fn keep(c: &OutputChunk, opts: &LogsOptions) -> bool {
@@ -35,8 +37,12 @@ fn keep(c: &OutputChunk, opts: &LogsOptions) -> bool {
 
 struct Follow {
     path: PathBuf,
+    format: Format,
     offset: u64,
-    rx: broadcast::Receiver<OutEvent>,
+    seq: watch::Receiver<u64>,
+    state: watch::Receiver<WaitState>,
+    /// `WaitState::exits` when the follow began: the run ends after it.
+    exits: u64,
     opts: LogsOptions,
     done: bool,
 }
@@ -51,7 +57,7 @@ impl Follow {
             // Rotated under us: continue with the new file.
             self.offset = 0;
         }
-        let (chunks, off) = logfile::read_from(file, self.offset);
+        let (chunks, off) = logdriver::read_from(file, self.offset, self.format);
         self.offset = off;
         chunks.into_iter().filter(|c| keep(c, &self.opts)).collect()
     }
@@ -62,32 +68,39 @@ impl Engine {
     pub async fn logs(&self, key: &str, opts: LogsOptions) -> EngineResult<(bool, OutputStream)> {
         let c = self.lookup(key)?;
         let rec = c.snapshot();
-        let driver = rec
-            .host_config
-            .log_config
-            .as_ref()
-            .and_then(|l| l.typ.clone())
-            .unwrap_or_default();
-        if driver == "none" {
+        let Some((path, format)) = self.log_file(&rec)? else {
             return Err(EngineError::Invalid(
                 "configured logging driver does not support reading".into(),
             ));
-        }
+        };
         if !opts.stdout && !opts.stderr {
             return Err(EngineError::Invalid(
                 "Bad parameters: you must choose at least one stream".into(),
             ));
         }
         // Subscribe before reading so nothing written in between is missed.
-        let rx = c.out_tx.subscribe();
-        let live = c.state_tx.borrow().running;
-        let path = self.log_path(&rec.id);
-        let (all, offset) = logfile::read_all(&path);
-        let mut past: Vec<OutputChunk> = all.into_iter().filter(|c| keep(c, &opts)).collect();
-        if let Some(n) = opts.tail {
-            let start = past.len().saturating_sub(n);
-            past.drain(..start);
-        }
+        let seq = c.log_seq.subscribe();
+        let state = c.state_tx.subscribe();
+        let (live, exits) = {
+            let s = state.borrow();
+            (s.running && !s.removed, s.exits)
+        };
+        // `--tail N` of both streams reads only the end of the log; with stream or time
+        // filters the tail is taken after filtering, so everything is read.
+        let unfiltered = opts.stdout && opts.stderr && opts.since.is_none() && opts.until.is_none();
+        let (past, offset) = match opts.tail {
+            Some(n) if unfiltered => logdriver::read_tail(&path, format, n),
+            _ => {
+                let (all, offset) = logdriver::read_all(&path, format);
+                let mut past: Vec<OutputChunk> =
+                    all.into_iter().filter(|c| keep(c, &opts)).collect();
+                if let Some(n) = opts.tail {
+                    let start = past.len().saturating_sub(n);
+                    past.drain(..start);
+                }
+                (past, offset)
+            }
+        };
         let head = futures::stream::iter(past);
         if !opts.follow || !live {
             return Ok((rec.tty(), head.boxed()));
@@ -95,8 +108,11 @@ impl Engine {
         let until = opts.until;
         let follow = Follow {
             path,
+            format,
             offset,
-            rx,
+            seq,
+            state,
+            exits,
             opts,
             done: false,
         };
@@ -109,13 +125,23 @@ impl Engine {
                 if !more.is_empty() {
                     return Some((futures::stream::iter(more), f));
                 }
-                match f.rx.recv().await {
-                    Ok(OutEvent::Chunk(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Ok(OutEvent::End) | Err(broadcast::error::RecvError::Closed) => {
-                        f.done = true;
-                        let rest = f.read_more();
-                        return Some((futures::stream::iter(rest), f));
-                    }
+                let ended = {
+                    let s = f.state.borrow_and_update();
+                    s.exits > f.exits || s.removed
+                };
+                if ended {
+                    f.done = true;
+                    let rest = f.read_more();
+                    return Some((futures::stream::iter(rest), f));
+                }
+                let gone = tokio::select! {
+                    r = f.seq.changed() => r.is_err(),
+                    r = f.state.changed() => r.is_err(),
+                };
+                if gone {
+                    f.done = true;
+                    let rest = f.read_more();
+                    return Some((futures::stream::iter(rest), f));
                 }
             }
         })

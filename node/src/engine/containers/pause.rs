@@ -27,7 +27,7 @@ impl Engine {
         }
         self.runtime().task_pause(&rec.id).await?;
         let (_, rec) = c.update(|r| r.state.status = Status::Paused);
-        self.persist(&rec);
+        self.persist(&rec).await?;
         self.emit(&rec, "pause", &[]);
         Ok(())
     }
@@ -46,7 +46,7 @@ impl Engine {
         }
         self.runtime().task_resume(&rec.id).await?;
         let (_, rec) = c.update(|r| r.state.status = Status::Running);
-        self.persist(&rec);
+        self.persist(&rec).await?;
         self.emit(&rec, "unpause", &[]);
         Ok(())
     }

@@ -12,9 +12,13 @@ use super::super::{Engine, EngineError, EngineResult};
 impl Engine {
     /// `DELETE /containers/{id}`; 409 when running without `force`.
     #[tracing::instrument(skip_all, fields(container.id = %key))]
-    pub async fn remove(&self, key: &str, force: bool, _volumes: bool) -> EngineResult<()> {
+    pub async fn remove(&self, key: &str, force: bool, volumes: bool) -> EngineResult<()> {
         let c = self.lookup(key)?;
-        self.remove_container(&c, force).await
+        self.remove_container(&c, force).await?;
+        if volumes {
+            self.remove_anonymous_volumes(&c.snapshot());
+        }
+        Ok(())
     }
 
     /// Removes `c` (taking its op lock); used by rm, prune and auto-remove.
@@ -46,7 +50,7 @@ impl Engine {
                 )));
             }
             let (_, r) = c.update(|r| r.state.manually_stopped = true);
-            self.persist(&r);
+            self.persist(&r).await?;
             let mut rx = c.state_tx.subscribe();
             let exits = rx.borrow().exits;
             if rec.state.status == Status::Paused {
@@ -70,7 +74,7 @@ impl Engine {
                 Ok(()) | Err(RuntimeError::NotFound(_)) => {}
                 Err(e) => {
                     let (_, rec) = c.update(|r| r.state.status = Status::Dead);
-                    self.persist(&rec);
+                    self.persist(&rec).await?;
                     return Err(e.into());
                 }
             }
@@ -78,7 +82,7 @@ impl Engine {
         self.exec_forget_container(&rec.id);
         let _ = std::fs::remove_dir_all(self.container_run_dir(&rec.id));
         let _ = std::fs::remove_dir_all(self.container_dir(&rec.id));
-        self.store().remove(&rec.id, &rec.name)?;
+        self.store().remove(&rec.id, &rec.name).await?;
         self.forget(&rec.id);
         self.emit(&rec, "destroy", &[]);
         c.state_tx.send_modify(|s| s.removed = true);

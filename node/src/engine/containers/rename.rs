@@ -19,7 +19,7 @@ impl Engine {
         }
         let mut rec = old.clone();
         rec.name = new_name.clone();
-        match self.store().rename(&rec, &old.name) {
+        match self.store().rename(&rec, &old.name).await {
             Ok(()) => {}
             Err(StoreError::NameInUse(owner)) => {
                 return Err(EngineError::Conflict(format!(

@@ -6,7 +6,7 @@ use crate::runtime::io::{FifoWriter, create_fifos};
 use crate::runtime::{IoPaths, RuntimeError};
 
 use super::super::container::{Container, OutEvent};
-use super::super::logfile::{LogWriter, Rotation};
+use super::super::logdriver::{self, DriverConfig, FileLog, RemoteLog};
 use super::super::pump::{self, Sinks};
 use super::super::record::{ContainerRecord, Status};
 use super::super::{Engine, EngineError, EngineResult};
@@ -50,7 +50,13 @@ impl Engine {
     /// Starts the task of `c`; the caller holds `c.op`.
     pub(crate) async fn start_locked(&self, c: &Arc<Container>) -> EngineResult<()> {
         let rec = c.snapshot();
-        match self.start_task(c, &rec).await {
+        // A volume that does not mount fails the start like a task that
+        // does not start: the same clean-up, `--rm` included.
+        let started = match self.activate_volumes(&rec).await {
+            Ok(()) => self.start_task(c, &rec).await,
+            Err(e) => Err(e),
+        };
+        match started {
             Ok(pid) => {
                 let (_, rec) = c.update(|r| {
                     r.state.status = Status::Running;
@@ -60,10 +66,12 @@ impl Engine {
                     r.state.error.clear();
                     r.state.oom_killed = false;
                 });
-                self.persist(&rec);
+                self.persist(&rec).await?;
                 c.state_tx.send_modify(|s| s.running = true);
+                self.emit_volume_mounts(&rec);
                 self.emit(&rec, "start", &[]);
                 self.spawn_monitor(c.clone());
+                self.spawn_health(c).await;
                 Ok(())
             }
             Err(e) => {
@@ -75,11 +83,14 @@ impl Engine {
                         r.state.status = Status::Created;
                     }
                 });
-                self.persist(&rec);
+                self.persist(&rec).await?;
                 let _ = self.runtime().task_delete(&rec.id).await;
+                self.release_network(c).await;
+                self.deactivate_volumes(&rec).await;
+                let rec = c.snapshot();
                 *c.stdin.lock().await = None;
                 // Attached clients and waiters of this run must not hang.
-                let _ = c.out_tx.send(OutEvent::End);
+                c.out.publish(OutEvent::End).await;
                 let code = rec.state.exit_code;
                 c.state_tx.send_modify(|s| {
                     s.running = false;
@@ -116,23 +127,62 @@ impl Engine {
         }
     }
 
-    /// Where output goes for `rec`: its json-file log (unless the driver
-    /// is `none`) and the attach broadcast.
-    pub(crate) fn sinks(&self, c: &Container, rec: &ContainerRecord) -> EngineResult<Sinks> {
+    /// The logging of `rec`, as checked at create.
+    pub(crate) fn log_config(&self, rec: &ContainerRecord) -> EngineResult<DriverConfig> {
         let lc = rec.host_config.log_config.clone().unwrap_or_default();
-        let log = if lc.typ.as_deref() == Some("none") {
-            None
-        } else {
-            let rotation = Rotation::from_opts(&lc.config.unwrap_or_default())
-                .map_err(EngineError::Invalid)?;
-            let w = LogWriter::open(&self.log_path(&rec.id), rotation)
-                .map_err(EngineError::io("opening container log"))?;
-            Some(Arc::new(Mutex::new(w)))
+        logdriver::parse(
+            lc.typ.as_deref().unwrap_or(""),
+            &lc.config.unwrap_or_default(),
+        )
+        .map_err(EngineError::Invalid)
+    }
+
+    /// Where output goes for `rec`: its readable log file (the driver's own or the
+    /// dual-logging cache), a syslog or journald connection, and the attach hub.
+    pub(crate) fn sinks(&self, c: &Container, rec: &ContainerRecord) -> EngineResult<Sinks> {
+        let cfg = self.log_config(rec)?;
+        let log = match cfg.file {
+            Some(spec) => {
+                let path = logdriver::file_path(&self.container_dir(&rec.id), &rec.id, &cfg);
+                let w =
+                    FileLog::open(&path, spec).map_err(EngineError::io("opening container log"))?;
+                Some(Arc::new(Mutex::new(w)))
+            }
+            None => None,
+        };
+        let remote = match &cfg.remote {
+            Some(spec) => {
+                let info = logdriver::TagInfo {
+                    id: &rec.id,
+                    name: rec.name.trim_start_matches('/'),
+                    image_name: rec.config.image.as_deref().unwrap_or(""),
+                    image_id: &rec.image_id,
+                };
+                let w = RemoteLog::connect(spec, info).map_err(EngineError::Invalid)?;
+                Some(Arc::new(Mutex::new(w)))
+            }
+            None => None,
         };
         Ok(Sinks {
             log,
-            out: c.out_tx.clone(),
+            remote,
+            out: c.out.clone(),
+            log_seq: Some(c.log_seq.clone()),
         })
+    }
+
+    /// The readable log of `rec` and its format, if its driver keeps one.
+    pub(crate) fn log_file(
+        &self,
+        rec: &ContainerRecord,
+    ) -> EngineResult<Option<(std::path::PathBuf, logdriver::Format)>> {
+        let cfg = self.log_config(rec)?;
+        Ok(cfg.file.map(|spec| {
+            (
+                logdriver::file_path(&self.container_dir(&rec.id), &rec.id, &cfg),
+                spec.format,
+            )
+        }))
     }
 
     /// `<data-root>/containers/<id>/<id>-json.log`, as dockerd names it.
@@ -167,9 +217,19 @@ impl Engine {
         std::fs::create_dir_all(&dir).map_err(EngineError::io("creating FIFO dir"))?;
         let io = create_fifos(&dir, "init", rec.open_stdin(), rec.tty())?;
         let mounts = self.runtime().snapshot_mounts(&rec.id).await?;
-        self.runtime().task_create(&rec.id, &mounts, &io).await?;
-        self.connect_io(c, rec, &io, false).await?;
-        let pid = self.runtime().task_start(&rec.id).await?;
-        Ok(pid)
+        let created_pid = self.runtime().task_create(&rec.id, &mounts, &io).await?;
+        // The namespace exists now and nothing runs in it yet: wire it.
+        let rec = &self.attach_network(c, created_pid).await?;
+        if let Err(e) = self.connect_io(c, rec, &io, false).await {
+            self.release_network(c).await;
+            return Err(e);
+        }
+        match self.runtime().task_start(&rec.id).await {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                self.release_network(c).await;
+                Err(e.into())
+            }
+        }
     }
 }

@@ -22,11 +22,11 @@ impl Engine {
         let rec = c.snapshot();
         if !rec.state.status.is_live() {
             let (_, r) = c.update(|r| r.state.manually_stopped = true);
-            self.persist(&r);
+            self.persist(&r).await?;
             return Err(EngineError::NotModified);
         }
         let (_, r) = c.update(|r| r.state.manually_stopped = true);
-        self.persist(&r);
+        self.persist(&r).await?;
         self.stop_locked(&c, signal, timeout).await
     }
 
@@ -42,11 +42,11 @@ impl Engine {
         let _op = c.op.lock().await;
         if c.snapshot().state.status.is_live() {
             let (_, r) = c.update(|r| r.state.manually_stopped = true);
-            self.persist(&r);
+            self.persist(&r).await?;
             self.stop_locked(&c, signal, timeout).await?;
         }
         let (_, r) = c.update(|r| r.state.manually_stopped = false);
-        self.persist(&r);
+        self.persist(&r).await?;
         self.start_locked(&c).await?;
         self.emit(&r, "restart", &[]);
         Ok(())

@@ -10,9 +10,9 @@ use containerd_client::services::v1::container::Runtime as ContainerRuntime;
 use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::{
     Container, CreateContainerRequest, DeleteContainerRequest, GetContainerRequest,
-    ListContainersRequest,
+    ListContainersRequest, UpdateContainerRequest,
 };
-use prost_types::Any;
+use prost_types::{Any, FieldMask};
 use tracing::instrument;
 
 use super::{RUNTIME_NAME, Runtime, SNAPSHOTTER, status_to_error};
@@ -82,6 +82,40 @@ impl Runtime {
             }))
             .await
             .map_err(|s| status_to_error("create container", s))?;
+        Ok(())
+    }
+
+    /// Replaces the OCI spec of an existing container record, so the next
+    /// task runs with the container's current settings (`docker update`
+    /// changes limits that a restart must keep).
+    ///
+    /// Errors: `NotFound` when no such container exists.
+    #[instrument(skip_all, fields(container.id = %id))]
+    pub async fn container_update_spec(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+    ) -> RuntimeResult<()> {
+        let value = serde_json::to_vec(spec)
+            .map_err(|e| RuntimeError::InvalidArgument(format!("encode OCI spec: {e}")))?;
+        let container = Container {
+            id: id.to_owned(),
+            spec: Some(Any {
+                type_url: SPEC_TYPE_URL.to_owned(),
+                value,
+            }),
+            ..Default::default()
+        };
+        let mut client = ContainersClient::new(self.channel());
+        client
+            .update(self.request(UpdateContainerRequest {
+                container: Some(container),
+                update_mask: Some(FieldMask {
+                    paths: vec!["spec".to_owned()],
+                }),
+            }))
+            .await
+            .map_err(|s| status_to_error("update container", s))?;
         Ok(())
     }
 

@@ -103,8 +103,10 @@ impl Runtime {
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
+        // Lease first, then look: a blob seen before it is leased can be
+        // collected by a concurrent GC (an `rmi` elsewhere) in between.
+        self.add_lease_resource(lease, digest, "content").await?;
         if self.content_info(digest).await?.is_some() {
-            self.add_lease_resource(lease, digest, "content").await?;
             if !labels.is_empty() {
                 self.update_content_labels(digest, labels).await?;
             }

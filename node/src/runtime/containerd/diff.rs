@@ -33,3 +33,51 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::Internal("diff apply returned no descriptor".to_owned()))
     }
 }
+
+impl Runtime {
+    /// Computes the changes from `lower` to `upper` as a layer blob of
+    /// `media_type` in the content store (under `lease`); returns its
+    /// descriptor and its uncompressed digest (the diff ID), which
+    /// containerd's differ records in the `containerd.io/uncompressed` label.
+    pub async fn create_diff(
+        &self,
+        lease: &str,
+        lower: &[Mount],
+        upper: &[Mount],
+        media_type: &str,
+    ) -> RuntimeResult<(Descriptor, String)> {
+        let req = self.request_leased(
+            containerd_client::services::v1::DiffRequest {
+                left: lower.iter().map(to_proto_mount).collect(),
+                right: upper.iter().map(to_proto_mount).collect(),
+                media_type: media_type.to_owned(),
+                r#ref: format!("shoal-diff-{:016x}", rand::random::<u64>()),
+                labels: Default::default(),
+                source_date_epoch: None,
+            },
+            lease,
+        );
+        let resp = DiffClient::new(self.channel())
+            .diff(req)
+            .await
+            .map_err(|s| status_to_error("diff create", s))?;
+        let desc = resp
+            .into_inner()
+            .diff
+            .map(from_proto_descriptor)
+            .ok_or_else(|| {
+                RuntimeError::Internal("diff create returned no descriptor".to_owned())
+            })?;
+        let diff_id = self
+            .content_info(&desc.digest)
+            .await?
+            .and_then(|i| i.labels.get("containerd.io/uncompressed").cloned())
+            .ok_or_else(|| {
+                RuntimeError::Internal(format!(
+                    "diff {} has no containerd.io/uncompressed label",
+                    desc.digest
+                ))
+            })?;
+        Ok((desc, diff_id))
+    }
+}

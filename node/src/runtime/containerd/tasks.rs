@@ -178,7 +178,7 @@ impl Runtime {
     }
 
     /// Applies new cgroup limits (an OCI `linux.resources` object, see
-    /// `oci_spec::linux_resources`) to a running task (`docker update`).
+    /// `oci_spec::update_resources`) to a running task (`docker update`).
     #[instrument(skip_all, fields(container.id = %id))]
     pub async fn task_update(&self, id: &str, resources: &serde_json::Value) -> RuntimeResult<()> {
         let value = serde_json::to_vec(resources)

@@ -219,8 +219,44 @@ pub(super) fn api_mount(
         }
         Some(MountTypeEnum::VOLUME) => {
             let name = m.source.as_deref().unwrap_or_default();
+            let mut source = PathBuf::from(volume_source(volumes, name)?);
+            let opts = m.volume_options.as_ref();
+            if let Some(sub) = opts
+                .and_then(|o| o.subpath.as_deref())
+                .filter(|s| !s.is_empty())
+            {
+                // A relative path that stays inside the volume (dockerd
+                // refuses `..` and absolute subpaths) and exists.
+                let sub_path = Path::new(sub);
+                if sub_path.is_absolute()
+                    || sub_path
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Err(invalid(format!(
+                        "invalid mount config: subpath must be a relative path within the volume: {sub}"
+                    )));
+                }
+                let root = source.clone();
+                source = source.join(sub_path);
+                // A symlink inside the volume must not lead out of it.
+                let inside = match (source.canonicalize(), root.canonicalize()) {
+                    (Ok(real), Ok(root)) => real.starts_with(root),
+                    _ => {
+                        return Err(invalid(format!(
+                            "cannot access path {}: no such file or directory",
+                            source.display()
+                        )));
+                    }
+                };
+                if !inside {
+                    return Err(invalid(format!(
+                        "invalid mount config: subpath {sub} leads outside the volume"
+                    )));
+                }
+            }
             Ok(bind(
-                &volume_source(volumes, name)?,
+                &source.to_string_lossy(),
                 target,
                 read_only,
                 true,

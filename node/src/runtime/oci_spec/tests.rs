@@ -416,3 +416,21 @@ fn console_size_ipc_none_and_cgroup_paths() {
     hc.cgroup_parent = Some("custom/".into());
     assert_eq!(cgroups_path(&hc, "abc"), "/custom/abc");
 }
+
+#[test]
+fn update_resources_have_no_devices_and_lift_pids_limits() {
+    let hc = HostConfig {
+        memory: Some(64 << 20),
+        pids_limit: Some(-1),
+        ..Default::default()
+    };
+    let r = update_resources(&hc);
+    assert!(r.get("devices").is_none(), "{r}");
+    assert_eq!(r["memory"]["limit"], 64 << 20);
+    assert_eq!(r["pids"]["limit"], -1);
+    let hc = HostConfig {
+        pids_limit: Some(50),
+        ..Default::default()
+    };
+    assert_eq!(update_resources(&hc)["pids"]["limit"], 50);
+}

@@ -2,11 +2,16 @@
 //! key set both as a flag and in the file is an error, and so is a key
 //! the file has that no option matches.
 
+pub mod labels;
+pub mod reload;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
+
+use crate::registry::{RegistryConfig, RegistryFlags};
 
 /// Default socket, as dockerd's `/var/run/docker.sock`.
 pub const DEFAULT_HOST: &str = "unix:///run/shoal/docker.sock";
@@ -65,6 +70,56 @@ pub struct DaemonFlags {
     /// Default log driver options (key=value).
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// Engine label key=value (repeatable): `docker info` Labels, swarm `engine.labels.*`.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// host:port to serve Prometheus metrics on (`/metrics`).
+    #[arg(long)]
+    pub metrics_addr: Option<String>,
+    /// Serve TCP listeners over TLS (implied by --tlsverify).
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve TLS and require client certificates signed by --tlscacert.
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// CA that client certificates must be signed by.
+    #[arg(long)]
+    pub tlscacert: Option<PathBuf>,
+    /// Server certificate (PEM).
+    #[arg(long)]
+    pub tlscert: Option<PathBuf>,
+    /// Server key (PEM).
+    #[arg(long)]
+    pub tlskey: Option<PathBuf>,
+    /// Group owning the unix socket(s) (default `docker` when it exists).
+    #[arg(short = 'G', long)]
+    pub group: Option<String>,
+    /// Serve plain HTTP on a non-loopback TCP address: anyone who can reach it is root here.
+    #[arg(long)]
+    pub insecure_tcp_root_for_anyone: bool,
+    /// Registry to speak plain HTTP to (`host[:port]` or an IPv4 CIDR).
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// Mirror for Docker Hub pulls (`https://host[:port]`).
+    #[arg(long = "registry-mirror")]
+    pub registry_mirrors: Vec<String>,
+    /// Layers downloaded at once per pull (default 3).
+    #[arg(long)]
+    pub max_concurrent_downloads: Option<usize>,
+    /// Layers uploaded at once per push (default 5).
+    #[arg(long)]
+    pub max_concurrent_uploads: Option<usize>,
+    /// Directory of `<host:port>/` registry certificates, replacing
+    /// /etc/docker/certs.d and /etc/shoal/certs.d (repeatable).
+    #[arg(long = "registry-certs-dir")]
+    pub registry_certs_dirs: Vec<PathBuf>,
+    /// systemd-journald's native socket for the journald log driver (default
+    /// /run/systemd/journal/socket); hidden: tests point it at their own listener.
+    #[arg(long, hide = true)]
+    pub journald_socket: Option<PathBuf>,
+    /// Networking flags.
+    #[command(flatten)]
+    pub net: crate::net_config::NetFlags,
 }
 
 /// The effective daemon configuration.
@@ -90,6 +145,35 @@ pub struct DaemonConfig {
     pub log_driver: String,
     /// Default log options.
     pub log_opts: HashMap<String, String>,
+    /// Engine labels (`key=value`, validated, no duplicates).
+    pub labels: Vec<String>,
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<String>,
+    /// TLS for TCP listeners.
+    pub tls: TlsConfig,
+    /// `--group` for unix sockets; `None` keeps root's group.
+    pub group: Option<String>,
+    /// `--insecure-tcp-root-for-anyone`.
+    pub insecure_tcp: bool,
+    /// Registries: insecure list, mirrors, concurrency, certs.d.
+    pub registry: RegistryConfig,
+    /// Networking.
+    pub net: crate::net_config::NetSettings,
+}
+
+/// `--tls*` flags and keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsConfig {
+    /// `--tls` (or implied by `verify`).
+    pub enabled: bool,
+    /// `--tlsverify`: client certificates required.
+    pub verify: bool,
+    /// `--tlscacert`.
+    pub ca: Option<PathBuf>,
+    /// `--tlscert`.
+    pub cert: Option<PathBuf>,
+    /// `--tlskey`.
+    pub key: Option<PathBuf>,
 }
 
 /// Configuration errors, worded like dockerd's.
@@ -137,6 +221,18 @@ const KNOWN_KEYS: &[&str] = &[
     "log-driver",
     "log-opts",
     "live-restore",
+    "labels",
+    "metrics-addr",
+    "tls",
+    "tlsverify",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+    "group",
+    "insecure-registries",
+    "registry-mirrors",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
 ];
 
 fn parse_opts(list: &[String]) -> Result<HashMap<String, String>, ConfigError> {
@@ -174,7 +270,7 @@ impl DaemonConfig {
         let mut unknown: Vec<&str> = file
             .keys()
             .map(String::as_str)
-            .filter(|k| !KNOWN_KEYS.contains(k))
+            .filter(|k| !KNOWN_KEYS.contains(k) && !crate::net_config::NET_KEYS.contains(k))
             .collect();
         unknown.sort();
         if !unknown.is_empty() {
@@ -196,6 +292,27 @@ impl DaemonConfig {
         check("debug", flags.debug);
         check("log-driver", flags.log_driver.is_some());
         check("log-opts", !flags.log_opts.is_empty());
+        check("labels", !flags.labels.is_empty());
+        check("metrics-addr", flags.metrics_addr.is_some());
+        check("tls", flags.tls);
+        check("tlsverify", flags.tlsverify);
+        check("tlscacert", flags.tlscacert.is_some());
+        check("tlscert", flags.tlscert.is_some());
+        check("tlskey", flags.tlskey.is_some());
+        check("group", flags.group.is_some());
+        check("insecure-registries", !flags.insecure_registries.is_empty());
+        check("registry-mirrors", !flags.registry_mirrors.is_empty());
+        check(
+            "max-concurrent-downloads",
+            flags.max_concurrent_downloads.is_some(),
+        );
+        check(
+            "max-concurrent-uploads",
+            flags.max_concurrent_uploads.is_some(),
+        );
+        for (key, set) in crate::net_config::set_keys(&flags.net) {
+            check(key, set);
+        }
         if !conflicts.is_empty() {
             return Err(ConfigError::Conflict(conflicts.join(", ")));
         }
@@ -240,12 +357,42 @@ impl DaemonConfig {
         } else {
             vec![DEFAULT_HOST.to_owned()]
         };
-        let debug = flags.debug
-            || match file.get("debug") {
-                None => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(bad("debug", "a boolean")),
-            };
+        let b = |key: &str| -> Result<bool, ConfigError> {
+            match file.get(key) {
+                None => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(bad(key, "a boolean")),
+            }
+        };
+        let debug = flags.debug || b("debug")?;
+        let labels = if !flags.labels.is_empty() {
+            flags.labels.clone()
+        } else {
+            match file.get("labels") {
+                None => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|l| {
+                        l.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| bad("labels", "a list of strings"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(bad("labels", "a list of strings")),
+            }
+        };
+        let labels = labels::validate(&labels)?;
+        let path = |flag: &Option<PathBuf>, key: &str| -> Result<Option<PathBuf>, ConfigError> {
+            Ok(flag.clone().or(s(key)?.map(PathBuf::from)))
+        };
+        let verify = flags.tlsverify || b("tlsverify")?;
+        let tls = TlsConfig {
+            enabled: flags.tls || b("tls")? || verify,
+            verify,
+            ca: path(&flags.tlscacert, "tlscacert")?,
+            cert: path(&flags.tlscert, "tlscert")?,
+            key: path(&flags.tlskey, "tlskey")?,
+        };
         let log_opts = if !flags.log_opts.is_empty() {
             parse_opts(&flags.log_opts)?
         } else if let Some(v) = file.get("log-opts") {
@@ -267,11 +414,7 @@ impl DaemonConfig {
             .clone()
             .or(s("log-driver")?)
             .unwrap_or_else(|| "json-file".into());
-        if !["json-file", "none"].contains(&log_driver.as_str()) {
-            return Err(ConfigError::Invalid(format!(
-                "logger: no log driver named '{log_driver}' is registered"
-            )));
-        }
+        crate::engine::logdriver::parse(&log_driver, &log_opts).map_err(ConfigError::Invalid)?;
         let log_level = flags
             .log_level
             .clone()
@@ -284,7 +427,19 @@ impl DaemonConfig {
                 "unable to parse logging level: {log_level}"
             )));
         }
+        let registry = RegistryConfig::merge(
+            &RegistryFlags {
+                insecure_registries: flags.insecure_registries.clone(),
+                registry_mirrors: flags.registry_mirrors.clone(),
+                max_concurrent_downloads: flags.max_concurrent_downloads,
+                max_concurrent_uploads: flags.max_concurrent_uploads,
+                certs_dirs: flags.registry_certs_dirs.clone(),
+            },
+            file,
+        )
+        .map_err(ConfigError::Invalid)?;
         Ok(DaemonConfig {
+            registry,
             hosts,
             data_root: flags
                 .data_root
@@ -314,6 +469,12 @@ impl DaemonConfig {
             debug,
             log_driver,
             log_opts,
+            labels,
+            metrics_addr: flags.metrics_addr.clone().or(s("metrics-addr")?),
+            tls,
+            group: flags.group.clone().or(s("group")?),
+            insecure_tcp: flags.insecure_tcp_root_for_anyone,
+            net: crate::net_config::merge(&flags.net, file)?,
         })
     }
 }
