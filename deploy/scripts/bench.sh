@@ -31,39 +31,71 @@ work=$(mktemp -d /tmp/shoal-bench.XXXX)
 out=${SHOAL_BENCH_OUT:-$here/target/bench}
 mkdir -p "$out" "$work/ctd" "$work/shoal" "$work/ref"
 pids=()
+# Both engines get real networking on bridges and rule chains of their own (never docker0 or
+# Shoal's default ones); dockerd's global DOCKER* chains are removed only if this run made them.
+shoal_br=shbench0 ref_br=shbref0 shoal_chains=SHOALBENCH
+had_docker_chains=$(iptables -w -t nat -S 2>/dev/null | grep -c '^-N DOCKER' || true)
+ip link add "$ref_br" type bridge 2>/dev/null || true
+ip addr add 10.227.1.1/24 dev "$ref_br" 2>/dev/null || true
+ip link set "$ref_br" up
+# Forwarding already on keeps dockerd from setting the FORWARD policy to DROP.
+echo 1 > /proc/sys/net/ipv4/ip_forward
+net_cleanup() {
+  ip link del "$shoal_br" 2>/dev/null || true
+  ip link del "$ref_br" 2>/dev/null || true
+  for t in nat filter; do
+    iptables -w -t $t -S | grep '^-A ' | grep -- "-j $shoal_chains-" | sed 's/^-A //' |
+      while read -r r; do iptables -w -t $t -D $r; done
+    iptables -w -t $t -S | grep "^-N $shoal_chains-" | while read -r _n c; do
+      iptables -w -t $t -F "$c"; iptables -w -t $t -X "$c"; done
+  done
+  if [ "$had_docker_chains" = 0 ]; then
+    for t in nat filter; do
+      iptables -w -t $t -S | grep '^-A ' | grep -- '-j DOCKER' | sed 's/^-A //' |
+        while read -r r; do iptables -w -t $t -D $r; done
+      iptables -w -t $t -S | grep '^-N DOCKER' | while read -r _n c; do
+        iptables -w -t $t -F "$c"; done
+      iptables -w -t $t -S | grep '^-N DOCKER' | while read -r _n c; do
+        iptables -w -t $t -X "$c"; done
+    done
+  fi
+}
 cleanup() {
+  # Each engine removes its own containers first.
+  for eng in shoal ref; do
+    sock="$work/$eng/d.sock"
+    [ -S "$sock" ] || continue
+    ids=$(DOCKER_HOST="unix://$sock" timeout 30 "$cli" ps -aq 2>/dev/null || true)
+    [ -z "$ids" ] || DOCKER_HOST="unix://$sock" timeout 120 "$cli" rm -f $ids >/dev/null 2>&1 || true
+  done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 2
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  # containers of both engines die with the shims
-  pkill -9 -f "containerd-shim-runc-v2 -namespace (shoal-bench|moby)" 2>/dev/null || true
+  # Shims left over belong to the private containerd started above: only those whose
+  # command line names its socket are stopped (never another engine's, e.g. a real
+  # dockerd's "moby" shims on this machine).
+  for p in $(pgrep -f -- "-address $work/ctd/c.sock" 2>/dev/null || true); do
+    kill -9 "$p" 2>/dev/null || true
+  done
   umount -R "$work"/*/ 2>/dev/null || true
   rm -rf "$work"
+  net_cleanup
 }
 trap cleanup EXIT
 
-cat > "$work/ctd/config.toml" <<TOML
-version = 2
-root = "$work/ctd/root"
-state = "$work/ctd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$work/ctd/c.sock"
-[ttrpc]
-  address = "$work/ctd/c.sock.ttrpc"
-[debug]
-  address = ""
-TOML
-containerd --config "$work/ctd/config.toml" > "$work/ctd/log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -S "$work/ctd/c.sock" ] && break; sleep 0.1; done
+# shellcheck source=deploy/scripts/private-containerd.sh
+. "$here/deploy/scripts/private-containerd.sh"
+start_private_containerd "$work/ctd"
 
 "$shoal" daemon -H "unix://$work/shoal/d.sock" --data-root "$work/shoal/data" \
   --exec-root "$work/shoal/exec" --pidfile "$work/shoal/pid" \
-  --containerd "$work/ctd/c.sock" --containerd-namespace shoal-bench > "$work/shoal/log" 2>&1 &
+  --containerd "$work/ctd/c.sock" --containerd-namespace shoal-bench \
+  --bridge "$shoal_br" --bip 10.227.0.1/24 --default-address-pool base=10.227.16.0/20,size=24 \
+  --iptables-chain-prefix "$shoal_chains" > "$work/shoal/log" 2>&1 &
 pids+=($!)
 dockerd -H "unix://$work/ref/d.sock" --data-root "$work/ref/data" --exec-root "$work/ref/exec" \
-  --pidfile "$work/ref/pid" --containerd "$work/ctd/c.sock" --iptables=false --ip-forward=false \
+  --pidfile "$work/ref/pid" --containerd "$work/ctd/c.sock" --bridge="$ref_br" \
+  --default-address-pool base=10.227.32.0/20,size=24 --iptables=true --ip-forward=true \
   > "$work/ref/log" 2>&1 &
 pids+=($!)
 

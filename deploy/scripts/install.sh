@@ -7,7 +7,7 @@
 #   sudo deploy/scripts/install.sh -- --debug      # extra flags after `--` go to `shoal daemon`
 #
 # Then, in another shell:  export DOCKER_HOST=unix:///run/shoal/docker.sock; docker run --rm busybox echo hi
-# (no image can be pulled until registries land; `docker load` one first).
+# (pull from a registry you can reach, or `docker load` / deploy/scripts/busybox-image.sh first).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,7 +29,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # What Shoal and its tests need at run time, and to build.
-PACKAGES=(containerd runc protobuf-compiler busybox-static tmux iproute2 iptables nftables
+PACKAGES=(containerd runc protobuf-compiler busybox-static tmux iproute2 iptables nftables curl
+          docker-compose tini
           util-linux procps ca-certificates gcc pkg-config)
 # The docker CLI users drive Shoal with, and (with SHOAL_WITH_DOCKERD=1, as the test command sets)
 # the reference dockerd the compatibility tests compare against: Debian's docker.io provides both,

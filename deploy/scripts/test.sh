@@ -12,8 +12,23 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-# The compatibility tests (tests/tests/compat) run Debian's dockerd beside Shoal.
-SHOAL_WITH_DOCKERD=1 "$ROOT/deploy/scripts/install.sh" --deps-only
+# What the tests need beyond a node's own packages: Debian's dockerd for the compatibility tests
+# (tests/tests/compat, SHOAL_E2E_ENGINE=dockerd); docker-registry for the pull/push tests, with
+# htpasswd (apache2-utils) and openssl for its basic auth, tokens and TLS certificates;
+# prometheus, which scrapes --metrics-addr in a test; pip for docker-py.
+SHOAL_EXTRA_PACKAGES="${SHOAL_EXTRA_PACKAGES:-} docker-registry apache2-utils openssl prometheus python3-pip" \
+  SHOAL_WITH_DOCKERD=1 "$ROOT/deploy/scripts/install.sh" --deps-only
+# docker-py 7 drives tests/py/streams.py (tests/tests/sdk/t20_dockerpy.rs) and tests/py/load.py.
+if ! python3 -c 'import docker, sys; sys.exit(int(docker.__version__.split(".")[0]) < 7)' 2>/dev/null; then
+  python3 -m pip install --quiet 'docker>=7,<8' \
+    || python3 -m pip install --quiet --break-system-packages 'docker>=7,<8'
+fi
+# schemathesis fuzzes every Engine API operation from the API contract
+# (tests/tests/system/t50_fuzz.rs).
+if ! command -v schemathesis >/dev/null; then
+  python3 -m pip install --quiet 'schemathesis>=4,<5' \
+    || python3 -m pip install --quiet --break-system-packages 'schemathesis>=4,<5'
+fi
 
 cargo fmt --all -- --check
 "$ROOT/deploy/scripts/check-layering.sh"

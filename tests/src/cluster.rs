@@ -45,6 +45,9 @@ pub struct Spec {
     pub spares: u8,
     /// `docker swarm init --autolock`.
     pub autolock: bool,
+    /// Node certificate lifetime in seconds through Shoal's test-only hook (Docker's
+    /// `--cert-expiry` cannot go below 1h), to see renewals within a test.
+    pub cert_expiry_secs: Option<u64>,
 }
 
 impl Spec {
@@ -55,6 +58,7 @@ impl Spec {
             workers,
             spares: 0,
             autolock: false,
+            cert_expiry_secs: None,
         }
     }
 }
@@ -170,7 +174,11 @@ impl Cluster {
         }
         for (name, last) in names {
             let host = c.net.add_host(&name, last);
-            let node = Node::new(engine, host, &c.dir.join(&name));
+            let mut node = Node::new(engine, host, &c.dir.join(&name));
+            if let Some(secs) = spec.cert_expiry_secs {
+                node.env
+                    .push(("SHOAL_TEST_NODE_CERT_EXPIRY_SECS".into(), secs.to_string()));
+            }
             node.spawn();
             c.nodes.push(node);
         }

@@ -92,6 +92,13 @@ pub struct Options {
     pub no_busybox: bool,
     /// Put `hosts`, `data-root`, `exec-root` and `pidfile` in `daemon.json` instead of flags.
     pub paths_in_config: bool,
+    /// Give dockerd real networking (its own bridge and iptables) instead of `--bridge=none`;
+    /// also set by `SHOAL_E2E_DOCKERD_NET=1`. Shoal always has its default bridge.
+    pub networking: bool,
+    /// Run the daemon (and so its embedded containerd and containers) in a network namespace of
+    /// its own with only loopback up, so nothing it does can reach another machine; the unix
+    /// socket stays reachable from the host. Reach its TCP listeners with [`Daemon::in_netns`].
+    pub own_netns: bool,
 }
 
 /// One daemon process (possibly restarted several times) on one set of directories.
@@ -106,6 +113,8 @@ pub struct Daemon {
     config_file: PathBuf,
     extra_args: Vec<String>,
     paths_in_config: bool,
+    own_netns: bool,
+    net: Option<crate::netslot::NetSlot>,
     child: Mutex<Option<Child>>,
     cli: Cli,
 }
@@ -143,6 +152,17 @@ impl Daemon {
         let dir = tmp.path().to_path_buf();
         let config_file = dir.join("daemon.json");
         let mut config = opts.config.unwrap_or_else(|| serde_json::json!({}));
+        let dockerd_net =
+            opts.networking || std::env::var("SHOAL_E2E_DOCKERD_NET").as_deref() == Ok("1");
+        let net = (engine == Engine::Shoal || dockerd_net).then(crate::netslot::NetSlot::acquire);
+        if let (Engine::Shoal, Some(slot), Some(m)) = (engine, &net, config.as_object_mut()) {
+            // The test's own keys win (daemon config tests set some of these themselves).
+            if let Some(defaults) = slot.shoal_config().as_object() {
+                for (k, v) in defaults {
+                    m.entry(k.clone()).or_insert(v.clone());
+                }
+            }
+        }
         if opts.paths_in_config
             && let Some(m) = config.as_object_mut()
         {
@@ -169,6 +189,8 @@ impl Daemon {
             config_file,
             extra_args: opts.extra_args,
             paths_in_config: opts.paths_in_config,
+            own_netns: opts.own_netns,
+            net,
             child: Mutex::new(None),
             dir,
             _tmp: Some(tmp),
@@ -210,6 +232,12 @@ impl Daemon {
         &self.log
     }
 
+    /// This daemon's network slot (bridge, subnets, chains); `None` for dockerd without
+    /// networking.
+    pub fn net(&self) -> Option<&crate::netslot::NetSlot> {
+        self.net.as_ref()
+    }
+
     /// The docker CLI for this daemon.
     pub fn cli(&self) -> &Cli {
         &self.cli
@@ -217,7 +245,21 @@ impl Daemon {
 
     /// The command line for this daemon on the given socket, exec-root and pidfile.
     pub fn command_with(&self, sock: &Path, exec_root: &Path, pidfile: &Path) -> Command {
-        let mut c = Command::new(self.engine.binary());
+        let mut c = if self.own_netns {
+            // unshare and sh both exec, so the child's pid is the daemon's.
+            let mut c = Command::new("unshare");
+            c.args([
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec \"$0\" \"$@\"",
+            ])
+            .arg(self.engine.binary());
+            c
+        } else {
+            Command::new(self.engine.binary())
+        };
         let host = format!("unix://{}", sock.display());
         if self.engine == Engine::Shoal {
             c.arg("daemon");
@@ -234,18 +276,45 @@ impl Daemon {
         c.arg("--config-file")
             .arg(&self.config_file)
             .args(["--log-level", "debug"]);
-        if self.engine == Engine::Dockerd {
-            // Keep the reference daemon off the host's networking (no docker0, no iptables
-            // rules), which also gives it Shoal's loopback-only default network. Live-restore
-            // matches Shoal's default of leaving containers running over a restart.
-            c.args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip-forward=false",
-                "--live-restore",
-            ]);
+        match (self.engine, &self.net) {
+            (Engine::Dockerd, Some(slot)) => {
+                // dockerd's -b needs the bridge to exist, with its address.
+                let br = slot.bridge();
+                let _ = Command::new("ip")
+                    .args(["link", "add", &br, "type", "bridge"])
+                    .output();
+                let _ = Command::new("ip")
+                    .args(["addr", "add", &slot.bip(), "dev", &br])
+                    .output();
+                let _ = Command::new("ip").args(["link", "set", &br, "up"]).output();
+                // Forwarding already on keeps dockerd from setting the FORWARD policy to DROP.
+                let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+                c.arg(format!("--bridge={br}"))
+                    .arg(format!("--default-address-pool={}", slot.pool()))
+                    .args(["--iptables=true", "--ip-forward=true", "--live-restore"]);
+            }
+            (Engine::Dockerd, None) => {
+                // Keep the reference daemon off the host's networking (no docker0, no iptables
+                // rules). Live-restore matches Shoal's default of leaving containers running
+                // over a restart.
+                c.args([
+                    "--bridge=none",
+                    "--iptables=false",
+                    "--ip-forward=false",
+                    "--live-restore",
+                ]);
+            }
+            (Engine::Shoal, _) => {}
         }
         c.args(&self.extra_args);
+        c
+    }
+
+    /// `program args` in the daemon's network namespace (see [`Options::own_netns`]).
+    pub fn in_netns(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/proc/{}/ns/net", self.pid()))
+            .args(["--", program]);
         c
     }
 

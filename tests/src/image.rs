@@ -39,6 +39,8 @@ pub struct ImageSpec {
     pub cmd: Vec<String>,
     /// `created` timestamp (RFC 3339).
     pub created: String,
+    /// `Config.Volumes` (the Dockerfile's `VOLUME`).
+    pub volumes: Vec<String>,
 }
 
 impl ImageSpec {
@@ -50,6 +52,7 @@ impl ImageSpec {
             extra_files: Vec::new(),
             cmd: vec!["sh".into()],
             created: "2024-01-01T00:00:00Z".into(),
+            volumes: Vec::new(),
         }
     }
 
@@ -119,7 +122,12 @@ impl ImageSpec {
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
-        let cfg = serde_json::json!({
+        let volumes: serde_json::Map<String, serde_json::Value> = self
+            .volumes
+            .iter()
+            .map(|v| (v.clone(), serde_json::json!({})))
+            .collect();
+        let mut cfg = serde_json::json!({
             "architecture": "amd64",
             "os": "linux",
             "created": self.created,
@@ -134,6 +142,9 @@ impl ImageSpec {
                 {"created": self.created, "created_by": format!("/bin/sh -c #(nop)  CMD {:?}", self.cmd), "empty_layer": true},
             ],
         });
+        if !volumes.is_empty() {
+            cfg["config"]["Volumes"] = serde_json::Value::Object(volumes);
+        }
         serde_json::to_vec(&cfg).expect("config json")
     }
 

@@ -33,6 +33,7 @@ const GUARDIAN: &str = r#"
 read _ignored
 ids=$("$DOCKER" ps -aq 2>/dev/null)
 [ -n "$ids" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1
+"$DOCKER" network prune -f >/dev/null 2>&1
 kill -TERM "$DAEMON_PID" 2>/dev/null
 i=0
 while kill -0 "$DAEMON_PID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
@@ -49,6 +50,14 @@ doomed=$(ps -eo pid=,ppid= | awk -v seeds="$seeds" -v me="$$" '
 [ -n "$doomed" ] && kill -KILL $doomed 2>/dev/null
 awk '{print $5}' /proc/self/mountinfo | grep -F "$DIR/" | sort -r | while read m; do umount -l "$m"; done
 rm -rf "$DIR"
+if [ -n "$NET_BRIDGE" ]; then
+  ip link del "$NET_BRIDGE" 2>/dev/null
+  for ipt in iptables ip6tables; do for t in nat filter; do
+    $ipt -w -t $t -S | grep '^-A ' | grep -- "-j $NET_PREFIX-" | sed 's/^-A //' | while read r; do $ipt -w -t $t -D $r; done
+    $ipt -w -t $t -S | grep "^-N $NET_PREFIX-" | while read _n c; do $ipt -w -t $t -F $c; $ipt -w -t $t -X $c; done
+  done; done
+  rm -f "$NET_LOCK"
+fi
 "#;
 
 struct Shared {
@@ -71,6 +80,20 @@ pub fn shared() -> Fixture {
             .env("DOCKER_CONFIG", d.cli().config_dir())
             .env("DAEMON_PID", d.pid().to_string())
             .env("DIR", d.dir())
+            .env(
+                "NET_BRIDGE",
+                d.net().map(|n| n.bridge()).unwrap_or_default(),
+            )
+            .env(
+                "NET_PREFIX",
+                d.net().map(|n| n.chain_prefix()).unwrap_or_default(),
+            )
+            .env(
+                "NET_LOCK",
+                d.net()
+                    .map(|n| format!("/tmp/shoal-netslots/{}", n.n()))
+                    .unwrap_or_default(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

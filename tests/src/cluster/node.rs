@@ -23,6 +23,8 @@ pub struct Node {
     dir: PathBuf,
     cli: Cli,
     child: Mutex<Option<Child>>,
+    /// Extra environment of the daemon (test-only hooks).
+    pub(super) env: Vec<(String, String)>,
 }
 
 /// One row of `docker node ls`.
@@ -45,13 +47,19 @@ pub struct NodeRow {
 impl Node {
     pub(super) fn new(engine: Engine, host: Host, dir: &Path) -> Node {
         std::fs::create_dir_all(dir.join("data")).expect("create node dir");
-        std::fs::write(dir.join("daemon.json"), "{}").expect("write daemon.json");
+        // The test networks (10.77.K.0/24) may hold plain-HTTP registries of the tests.
+        std::fs::write(
+            dir.join("daemon.json"),
+            r#"{"insecure-registries": ["10.77.0.0/16"]}"#,
+        )
+        .expect("write daemon.json");
         Node {
             engine,
             host,
             dir: dir.to_path_buf(),
             cli: cli_for(dir),
             child: Mutex::new(None),
+            env: Vec::new(),
         }
     }
 
@@ -121,6 +129,7 @@ impl Node {
             .arg("--config-file")
             .arg(d.join("daemon.json"))
             .args(["--log-level", &log_level()]);
+        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
     }
 
@@ -243,6 +252,19 @@ impl Node {
     /// `docker <args>` against this node.
     pub fn docker(&self, args: &[&str]) -> Out {
         self.cli.run(args)
+    }
+
+    /// Loads `busybox:latest` into this node with `docker load`.
+    #[track_caller]
+    pub fn load_busybox(&self) {
+        let out = self
+            .cli
+            .run_stdin(&["load"], crate::image::busybox_archive());
+        assert!(
+            out.code == 0 && out.stdout.contains("busybox:latest"),
+            "{}: docker load busybox failed: {out:?}",
+            self.name()
+        );
     }
 
     /// `docker <args>` with `input` on stdin.

@@ -10,6 +10,9 @@ mod t20_exclusive;
 mod t30_kill9_restart;
 mod t40_config;
 mod t50_containerd;
+mod t60_reload;
+mod t70_metrics;
+mod t80_tls;
 
 use shoal_tests::{Daemon, secs};
 

@@ -121,3 +121,67 @@ fn kill9_twice_in_a_row() {
     );
     assert_eq!(d.ok(&["ps", "-a", "-q"]).lines().count(), 1);
 }
+
+/// The scale: 50 containers running through a kill -9 of the daemon. After the restart
+/// every one is the same running process, and `docker logs -f` and `docker attach` on each
+/// receive its new output.
+#[test]
+fn kill9_with_fifty_running_containers() {
+    const N: usize = 50;
+    let (d, _containerd) = start();
+    let names: Vec<String> = (0..N).map(|i| format!("fifty-{i}")).collect();
+    for n in &names {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while true; do echo n$i; i=$((i+1)); sleep 1; done",
+        ]);
+    }
+    let pids: Vec<String> = names
+        .iter()
+        .map(|n| d.cli().fmt(n, "{{.State.Pid}}"))
+        .collect();
+
+    d.kill9();
+    for p in &pids {
+        assert!(
+            alive(p.parse().unwrap()),
+            "container process {p} survives kill -9 of the daemon"
+        );
+    }
+    d.restart();
+
+    let running = d.ok(&["ps", "-q", "--filter", "status=running"]);
+    assert_eq!(running.lines().count(), N, "{running}");
+    for (n, p) in names.iter().zip(&pids) {
+        assert_eq!(
+            d.cli().fmt(n, "{{.State.Status}} {{.State.Pid}}"),
+            format!("running {p}"),
+            "{n}"
+        );
+    }
+    // Ten containers at a time, each followed and attached at once.
+    for chunk in names.chunks(10) {
+        let sessions: Vec<_> = chunk
+            .iter()
+            .map(|n| {
+                let next = last_tick(&d, n) + 2;
+                let follow = d.cli().spawn(&["logs", "-f", "--tail", "1", n]);
+                let attach = d.cli().spawn(&["attach", "--no-stdin", n]);
+                (n, next, follow, attach)
+            })
+            .collect();
+        for (n, next, follow, attach) in &sessions {
+            let want = format!("n{next}\n");
+            follow.wait_stdout(&want, secs(30));
+            attach.wait_stdout(&want, secs(30));
+            assert_eq!(d.cli().fmt(n, "{{.State.Running}}"), "true", "{n}");
+        }
+    }
+    assert_eq!(d.ok(&["exec", "fifty-49", "echo", "exec-ok"]), "exec-ok");
+}

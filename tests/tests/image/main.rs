@@ -1,5 +1,6 @@
 //! Local images through the real docker CLI (issue #2): load (docker-save and OCI), save, import,
-//! ls filters, inspect, tag, rmi, history, prune. Nothing is pulled: images are built in Rust.
+//! ls filters, inspect, tag, rmi, history, prune; and (issue #9) push, pull, login against a real
+//! loopback registry. Images are built in Rust and reach registries by docker push.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,6 +9,9 @@ mod t10_load_save;
 mod t20_list;
 mod t30_tag_rmi;
 mod t40_history_prune;
+mod t50_registry;
+mod t60_commit;
+mod t70_build;
 
 use shoal_tests::image::ImageSpec;
 

@@ -1,4 +1,4 @@
-//! Which interfaces a container sees in each network mode.
+//! Which interfaces and addresses a container sees in each network mode.
 
 use shoal_tests::{shared, unique};
 
@@ -26,18 +26,57 @@ fn host_default_iface() -> String {
 }
 
 #[test]
-fn default_mode_has_only_loopback() {
+fn default_bridge_gives_eth0_address_route_and_files() {
     let d = shared();
-    assert_eq!(interfaces(&d, &[]), vec!["lo"]);
-    let addrs = d.ok(&["run", "--rm", "busybox", "ip", "-o", "-4", "addr"]);
-    assert!(addrs.contains("127.0.0.1"), "{addrs}");
-    assert_eq!(addrs.lines().count(), 1, "{addrs}");
-    // Loopback is up and usable.
+    let slot = d.net().expect("network slot");
+    assert_eq!(interfaces(&d, &[]), vec!["eth0", "lo"]);
+    let gw = slot.gateway().to_string();
     let out = d.ok(&[
         "run", "--rm", "busybox", "sh", "-c",
-        "mkdir -p /www && echo served > /www/index.html && httpd -p 127.0.0.1:8080 -h /www && wget -q -O - http://127.0.0.1:8080/",
+        "ip -o -4 addr show eth0; ip route; hostname; cat /etc/hosts; ping -c1 -W5 $(ip route | awk '/default/ {print $3}') >/dev/null && echo gw-ok",
     ]);
-    assert_eq!(out, "served");
+    let prefix = gw.rsplit_once('.').unwrap().0;
+    assert!(out.contains(&format!("inet {prefix}.")), "{out}");
+    assert!(out.contains(&format!("default via {gw} dev eth0")), "{out}");
+    assert!(out.contains("gw-ok"), "{out}");
+    // /etc/hosts maps the container's own address to its hostname.
+    let host = out.lines().nth(3).unwrap_or_default().to_string();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{prefix}.")) && l.ends_with(&host)),
+        "{out}"
+    );
+    assert!(out.contains("127.0.0.1\tlocalhost"), "{out}");
+    // inspect reports the address and gateway like dockerd.
+    let name = unique("insp");
+    d.ok(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    let ip = d.cli().fmt(&name, "{{.NetworkSettings.IPAddress}}");
+    assert!(ip.starts_with(&format!("{prefix}.")), "{ip}");
+    assert_eq!(
+        d.cli()
+            .fmt(&name, "{{.NetworkSettings.Networks.bridge.Gateway}}"),
+        gw
+    );
+    assert_eq!(
+        d.cli()
+            .fmt(&name, "{{.NetworkSettings.Networks.bridge.IPAddress}}"),
+        ip
+    );
+    let mac = d.cli().fmt(&name, "{{.NetworkSettings.MacAddress}}");
+    assert_eq!(mac.len(), 17, "{mac}");
+    // container:<name> shares that namespace: same address.
+    let shared_ip = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("container:{name}"),
+        "busybox",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1",
+    ]);
+    assert_eq!(shared_ip, ip);
+    d.ok(&["rm", "-f", &name]);
 }
 
 #[test]
@@ -83,4 +122,22 @@ fn host_mode_sees_host_interfaces() {
     ]);
     assert_eq!(d.cli().fmt(&name, "{{.HostConfig.NetworkMode}}"), "host");
     d.ok(&["rm", &name]);
+}
+
+#[test]
+fn unknown_network_is_404() {
+    let d = shared();
+    let out = d.fail(&[
+        "run",
+        "--rm",
+        "--network",
+        "no-such-net-xyz",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        out.stderr.contains("network no-such-net-xyz not found"),
+        "{}",
+        out.stderr
+    );
 }

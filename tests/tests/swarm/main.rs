@@ -16,6 +16,8 @@ mod t50_roles;
 mod t60_restart;
 mod t70_autolock;
 mod t80_foreign_ca;
+mod t90_engine_labels;
+mod t95_ca_rotate;
 
 use shoal_tests::cluster::{CONVERGE, Cluster, Node, NodeRow};
 use shoal_tests::wait;

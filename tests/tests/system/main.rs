@@ -7,6 +7,9 @@
 mod t10_ping_version_info;
 mod t20_events;
 mod t30_errors;
+mod t40_plugins;
+mod t50_fuzz;
+mod t60_load;
 
 /// Unix time in seconds with nanoseconds, the form `docker events --since/--until` accepts.
 pub fn now_ts() -> String {
