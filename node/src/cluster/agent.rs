@@ -81,6 +81,23 @@ impl Agent {
         }
     }
 
+    /// Takes `ids` (from a manager this node verified) as the managers it accepts; true
+    /// when that changed the list. An empty list (an older manager) changes nothing.
+    fn learn_manager_ids(&self, mut ids: Vec<String>) -> bool {
+        if ids.is_empty() {
+            return false;
+        }
+        ids.sort_unstable();
+        let mut cur = self.manager_ids.write().unwrap_or_else(|e| e.into_inner());
+        let mut known = cur.clone();
+        known.sort_unstable();
+        if known == ids {
+            return false;
+        }
+        *cur = ids;
+        true
+    }
+
     /// Heartbeats until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let mut target_idx = 0usize;
@@ -157,15 +174,7 @@ impl Agent {
                             *cur = list.clone();
                             changed
                         };
-                        let ids_changed = {
-                            let mut cur =
-                                self.manager_ids.write().unwrap_or_else(|e| e.into_inner());
-                            let changed = !manager_ids.is_empty() && *cur != manager_ids;
-                            if changed {
-                                *cur = manager_ids.clone();
-                            }
-                            changed
-                        };
+                        let ids_changed = self.learn_manager_ids(manager_ids);
                         if ids_changed {
                             // Open connections were checked against the old list.
                             clients.retain(|a, _| *a == addr);
@@ -198,8 +207,25 @@ impl Agent {
                         }
                         wait = Duration::from_millis(period_ms.max(100));
                     }
-                    Ok(HeartbeatResponse::NotLeader { leader }) => match leader {
+                    Ok(HeartbeatResponse::NotLeader {
+                        leader,
+                        manager_ids,
+                    }) => match leader {
                         Some(l) => {
+                            if self.learn_manager_ids(manager_ids) {
+                                clients.retain(|a, _| *a == addr);
+                                let list = self
+                                    .managers
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .clone();
+                                let ids = self
+                                    .manager_ids
+                                    .read()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .clone();
+                                let _ = self.events.send(AgentEvent::Managers(list, ids)).await;
+                            }
                             redirect = Some(l);
                             wait = Duration::from_millis(50);
                         }

@@ -186,15 +186,17 @@ impl ManagerCtx {
         })
     }
 
-    /// Node IDs of every manager.
+    /// Node IDs of every manager, sorted (agents compare lists to spot a change).
     pub fn manager_ids(&self) -> Vec<String> {
-        self.store.read(|s| {
+        let mut ids: Vec<String> = self.store.read(|s| {
             s.nodes()
                 .iter()
                 .filter(|n| n.role == NodeRole::Manager)
                 .map(|n| n.id.to_string())
                 .collect()
-        })
+        });
+        ids.sort_unstable();
+        ids
     }
 
     /// The root nodes should trust and the key that signs certificates now.

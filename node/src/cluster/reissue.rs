@@ -28,12 +28,13 @@ impl ClusterService {
             };
             match ev {
                 AgentEvent::Managers(list, ids) => {
-                    let guard = self.inner.running.lock().await;
-                    if let Some(r) = guard.as_ref() {
-                        let mut local = r.local.clone();
-                        local.managers = list;
-                        local.manager_ids = ids;
-                        if let Err(e) = self.inner.dir.save_state(&local) {
+                    let mut guard = self.inner.running.lock().await;
+                    if let Some(r) = guard.as_mut() {
+                        // Kept in the running state too: a restart for a new root or role
+                        // saves and starts from it.
+                        r.local.managers = list;
+                        r.local.manager_ids = ids;
+                        if let Err(e) = self.inner.dir.save_state(&r.local) {
                             tracing::warn!(error = %e, "saving manager list failed");
                         }
                     }

@@ -87,6 +87,11 @@ pub enum HeartbeatResponse {
     NotLeader {
         /// The leader's address, if known.
         leader: Option<String>,
+        /// Node IDs of the managers as this manager's replicated store knows them: an
+        /// agent whose saved list is stale (it slept through a promotion) would otherwise
+        /// refuse the very leader it is sent to.
+        #[serde(default)]
+        manager_ids: Vec<String>,
     },
     /// The node was removed from the cluster (`docker node rm`).
     Removed,

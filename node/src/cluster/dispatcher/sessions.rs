@@ -34,7 +34,10 @@ impl Dispatcher {
                 .filter(|l| l.id != store.id())
                 .and_then(|l| l.node)
                 .map(|n| n.addr);
-            return Ok(HeartbeatResponse::NotLeader { leader });
+            return Ok(HeartbeatResponse::NotLeader {
+                leader,
+                manager_ids: ctx.manager_ids(),
+            });
         }
         self.sessions
             .lock()
