@@ -69,8 +69,12 @@ pub async fn follow_subscriptions(
                             }
                             continue;
                         }
-                        let token = stop.child_token();
-                        active.insert(sub.id.clone(), token.clone());
+                        // A following subscription grows by a message per new task; its
+                        // readers share one token so that closing it stops them all.
+                        let token = active
+                            .entry(sub.id.clone())
+                            .or_insert_with(|| stop.child_token())
+                            .clone();
                         tracker.spawn(publish(client.clone(), ctl.clone(), sub, token));
                     }
                     // The broker that held these subscriptions is gone with its session.

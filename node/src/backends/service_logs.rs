@@ -10,13 +10,16 @@ use shoal_api::stream::{OutputChunk, OutputStream, StdStream};
 use shoal_scheduler::model::{NodeId, ServiceId, Task, TaskId};
 
 use super::swarm::cluster_error;
-use crate::cluster::logs::wire::{LogEvent, LogLine, LogOptions};
+use crate::cluster::logs::wire::{LogEvent, LogLine, LogOptions, LogRequest};
 use crate::cluster::manager::ManagerCtx;
 
 /// The merged logs of `tasks` (those placed on a node; the others have no container yet).
+/// Following, the tasks of `service` that start later join in (`docker service logs -f`
+/// across replacements and scaling).
 pub async fn task_logs(
     m: &ManagerCtx,
     tasks: Vec<Task>,
+    service: Option<ServiceId>,
     opts: &ServiceLogsOptions,
 ) -> ApiResult<OutputStream> {
     let services: std::collections::HashMap<TaskId, ServiceId> = tasks
@@ -27,9 +30,16 @@ pub async fn task_logs(
         .into_iter()
         .filter_map(|t| t.node_id.map(|n| (t.id, n)))
         .collect();
-    let events = crate::cluster::logs::subscribe(m, placed, LogOptions::from(&opts.logs))
+    let req = LogRequest {
+        tasks: placed,
+        options: LogOptions::from(&opts.logs),
+        services: service.iter().cloned().collect(),
+    };
+    let events = crate::cluster::logs::subscribe(m, req)
         .await
         .map_err(cluster_error)?;
+    // Tasks that joined later are all of the followed service.
+    let fallback = service.unwrap_or_default();
     let details = opts.details;
     Ok(events
         .flat_map(move |e| {
@@ -37,7 +47,7 @@ pub async fn task_logs(
                 LogEvent::Lines { node, lines } => lines
                     .into_iter()
                     .flat_map(|l| {
-                        let service = services.get(&l.task_id).cloned().unwrap_or_default();
+                        let service = services.get(&l.task_id).unwrap_or(&fallback).clone();
                         line_chunks(&node, &service, l, details)
                     })
                     .collect(),

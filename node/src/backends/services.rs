@@ -190,7 +190,7 @@ impl ServicesBackend for ServicesApi {
                 .cloned()
                 .collect()
         });
-        super::service_logs::task_logs(&m, tasks, &opts).await
+        super::service_logs::task_logs(&m, tasks, Some(s.id.clone()), &opts).await
     }
 }
 
@@ -295,6 +295,6 @@ impl TasksBackend for ServicesApi {
     async fn logs(&self, id: &str, opts: ServiceLogsOptions) -> ApiResult<OutputStream> {
         let m = self.manager()?;
         let t = m.find_task(id).map_err(cluster_error)?;
-        super::service_logs::task_logs(&m, vec![t], &opts).await
+        super::service_logs::task_logs(&m, vec![t], None, &opts).await
     }
 }

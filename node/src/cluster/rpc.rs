@@ -241,7 +241,7 @@ impl Cluster for ClusterRpc {
         }
         let m = self.leader()?;
         let r: super::logs::wire::LogRequest = decode(req.get_ref())?;
-        Ok(Response::new(super::logs::serve::forwarded(m.logs(), r)))
+        Ok(Response::new(super::logs::serve::forwarded(m, r)))
     }
 
     async fn assignments(

@@ -1,6 +1,7 @@
 //! `docker service logs`: the lines of every task on every node, prefixed by the CLI from
 //! the swarm details (`name.slot.task@node    | line`), with `--tail`, `-t`, `-f` and task
-//! logs, through the leader and through a manager that forwards to it.
+//! logs, through the leader and through a manager that forwards to it; a follow picks up the
+//! tasks a scale-up starts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -215,6 +216,27 @@ fn service_logs_merge_every_node_with_prefixes_tail_follow_and_task_logs() {
         .cli()
         .spawn(&["service", "logs", "-f", "--tail", "1", name]);
     follow.wait_stdout(&format!("| {prefix}-{}\n", n + 3), Duration::from_secs(60));
+    drop(follow);
+
+    // -f across a scale-up, through the follower (the request is forwarded to the leader):
+    // the task that starts after the command joins it, from its very first line.
+    let follow = follower
+        .cli()
+        .spawn(&["service", "logs", "-f", "--tail", "0", name]);
+    follow.wait_stdout(" | tick-", Duration::from_secs(60));
+    l.ok(&["service", "scale", "-d", &format!("{name}=4")]);
+    let mut seen = Vec::new();
+    let first_of_new = wait::try_until(CONVERGE, || {
+        seen = parse(name, &follow.stdout(), false);
+        seen.iter()
+            .any(|x| x.slot == "4" && x.text.starts_with("tick-") && x.text.ends_with("-0"))
+            .then_some(())
+    });
+    assert!(
+        first_of_new.is_some(),
+        "the new slot 4 task's first line in the running follow: {seen:#?}\ntasks: {:#?}",
+        crate::service_ps(l, name)
+    );
     drop(follow);
 
     remove_and_wait_gone(&c, l, name);

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use shoal_scheduler::model::{NodeId, TaskId};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::super::local::Certs;
 use super::wire::{LogEvent, LogOptions, PublishMsg, SubscriptionMsg};
@@ -84,6 +85,20 @@ pub struct Subscription {
     broker: Arc<LogBroker>,
     id: String,
     rx: mpsc::Receiver<LogEvent>,
+    /// Cancelled when the subscriber goes away (stops what extends the subscription).
+    gone: CancellationToken,
+}
+
+impl Subscription {
+    /// The subscription's ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Cancelled once this subscription is dropped.
+    pub fn gone(&self) -> CancellationToken {
+        self.gone.clone()
+    }
 }
 
 impl Stream for Subscription {
@@ -99,6 +114,7 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        self.gone.cancel();
         self.broker.close(&self.id);
     }
 }
@@ -195,7 +211,41 @@ impl LogBroker {
             broker: self.clone(),
             id,
             rx,
+            gone: CancellationToken::new(),
         }
+    }
+
+    /// Adds `task`, running on `node`, to the following subscription `id` (a task that
+    /// started after the request). False once the subscription is gone. An agent that is
+    /// not connected is reported in-band, as at subscribe.
+    pub fn extend(&self, id: &str, task: TaskId, node: NodeId, options: LogOptions) -> bool {
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sub) = subs.get_mut(id) else {
+            return false;
+        };
+        let msg = SubscriptionMsg {
+            id: id.to_owned(),
+            tasks: vec![task],
+            options,
+            close: false,
+        };
+        let sent = {
+            let agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+            agents
+                .get(&node)
+                .is_some_and(|(_, agent)| agent.try_send(msg).is_ok())
+        };
+        if sent {
+            if !sub.nodes.contains(&node) {
+                sub.nodes.push(node.clone());
+            }
+            sub.pending.insert(node);
+        } else {
+            let _ = sub.tx.try_send(LogEvent::Error(format!(
+                "warning: incomplete log stream. some logs could not be retrieved for the following reasons: node {node} is not available"
+            )));
+        }
+        true
     }
 
     /// Routes what the agent of `node` sent for a subscription; waits while the subscriber
@@ -315,6 +365,67 @@ mod tests {
         let got: Vec<LogEvent> = (&mut sub).collect().await;
         assert_eq!(got.len(), 2);
         assert_eq!(b.active(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_following_subscription_extends_to_a_new_node_and_routes_its_lines() {
+        let b = LogBroker::new();
+        let mut a1 = b.listen(NodeId::new("n1"));
+        let mut a2 = b.listen(NodeId::new("n2"));
+        let follow = LogOptions {
+            follow: true,
+            ..Default::default()
+        };
+        let mut sub = b.subscribe(vec![(TaskId::new("t1"), NodeId::new("n1"))], follow.clone());
+        let first = a1.rx.recv().await.unwrap();
+        assert!(b.extend(
+            sub.id(),
+            TaskId::new("t2"),
+            NodeId::new("n2"),
+            follow.clone()
+        ));
+        let added = a2.rx.recv().await.unwrap();
+        assert_eq!(
+            (added.id.as_str(), added.tasks.clone()),
+            (first.id.as_str(), vec![TaskId::new("t2")])
+        );
+        b.publish(
+            &NodeId::new("n2"),
+            PublishMsg {
+                subscription: added.id.clone(),
+                lines: vec![line("t2", "new\n")],
+                close: false,
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+        match sub.next().await {
+            Some(LogEvent::Lines { node, lines }) => {
+                assert_eq!(node, NodeId::new("n2"));
+                assert_eq!(lines[0].task_id, TaskId::new("t2"));
+            }
+            other => panic!("expected the new task's line, got {other:?}"),
+        }
+        // An agent that is not connected is a warning, not a silent gap.
+        assert!(b.extend(
+            sub.id(),
+            TaskId::new("t3"),
+            NodeId::new("n3"),
+            follow.clone()
+        ));
+        match sub.next().await {
+            Some(LogEvent::Error(m)) => assert!(m.contains("node n3 is not available"), "{m}"),
+            other => panic!("expected the warning, got {other:?}"),
+        }
+        let id = sub.id().to_owned();
+        let gone = sub.gone();
+        drop(sub);
+        assert!(gone.is_cancelled());
+        // Both agents are told to stop.
+        assert!(a1.rx.recv().await.unwrap().close);
+        assert!(a2.rx.recv().await.unwrap().close);
+        assert!(!b.extend(&id, TaskId::new("t4"), NodeId::new("n1"), follow));
     }
 
     #[tokio::test]

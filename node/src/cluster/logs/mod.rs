@@ -12,32 +12,32 @@
 //! its client goes away: dropping the subscriber's stream tells the agents to stop reading.
 
 pub mod broker;
+pub mod follow;
 pub mod serve;
 pub mod wire;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use shoal_scheduler::model::{NodeId, TaskId};
 
 use super::join::channel;
 use super::manager::ManagerCtx;
 use super::pb::cluster_client::ClusterClient;
 use super::rpc::{decode, encode};
 use super::{ClusterError, NO_LEADER};
-use wire::{LogEvent, LogOptions, LogRequest};
+use wire::{LogEvent, LogRequest};
 
-/// The log events of `tasks` (each with its node), from the leader's broker: directly on the
-/// leader, forwarded by any other manager.
+/// The log events of `req.tasks` (each with its node), from the leader's broker: directly
+/// on the leader, forwarded by any other manager. Following, tasks of `req.services` that
+/// start later join in.
 ///
 /// Errors: Unavailable when there is no leader to ask; the leader's refusal as a remote
 /// error.
 pub async fn subscribe(
     ctx: &ManagerCtx,
-    tasks: Vec<(TaskId, NodeId)>,
-    options: LogOptions,
+    req: LogRequest,
 ) -> Result<BoxStream<'static, LogEvent>, ClusterError> {
     if ctx.is_leader() {
-        return Ok(ctx.logs().subscribe(tasks, options).boxed());
+        return Ok(on_leader(ctx, req).boxed());
     }
     let store = ctx.store();
     let leader = store
@@ -56,7 +56,7 @@ pub async fn subscribe(
         &certs.ca_pem,
         Some((&chain, &certs.key_pem)),
     )?);
-    let req = encode(&LogRequest { tasks, options }).map_err(ClusterError::from_status)?;
+    let req = encode(&req).map_err(ClusterError::from_status)?;
     let stream = client
         .subscribe_logs(req)
         .await
@@ -68,4 +68,22 @@ pub async fn subscribe(
             Err(s) => LogEvent::Error(format!("log stream from the leader broke: {}", s.message())),
         })
         .boxed())
+}
+
+/// Subscribes on this (leader's) broker; a following request for services also watches for
+/// their new tasks.
+pub(crate) fn on_leader(ctx: &ManagerCtx, req: LogRequest) -> broker::Subscription {
+    let known = req.tasks.iter().map(|(t, _)| t.clone()).collect();
+    let sub = ctx.logs().subscribe(req.tasks, req.options.clone());
+    if req.options.follow && !req.services.is_empty() {
+        follow::new_tasks_of(
+            ctx.store().clone(),
+            ctx.logs().clone(),
+            &sub,
+            req.services,
+            known,
+            req.options,
+        );
+    }
+    sub
 }

@@ -10,6 +10,7 @@ use tonic::{Status, Streaming};
 
 use super::broker::LogBroker;
 use super::wire::{LogRequest, PublishMsg};
+use crate::cluster::manager::ManagerCtx;
 use crate::cluster::pb;
 use crate::cluster::rpc::{decode, encode};
 
@@ -65,9 +66,6 @@ pub fn publish(
 }
 
 /// `SubscribeLogs`: a forwarded request, answered from this (leader's) broker.
-pub fn forwarded(broker: &Arc<LogBroker>, req: LogRequest) -> MsgStream {
-    broker
-        .subscribe(req.tasks, req.options)
-        .map(|e| encode(&e))
-        .boxed()
+pub fn forwarded(ctx: &ManagerCtx, req: LogRequest) -> MsgStream {
+    super::on_leader(ctx, req).map(|e| encode(&e)).boxed()
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shoal_api::routers::containers::LogsOptions;
 use shoal_api::stream::StdStream;
-use shoal_scheduler::model::{NodeId, TaskId};
+use shoal_scheduler::model::{NodeId, ServiceId, TaskId};
 
 /// The container-log options a subscription asks each agent's reader for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +116,10 @@ pub struct LogRequest {
     pub tasks: Vec<(TaskId, NodeId)>,
     /// How to read them.
     pub options: LogOptions,
+    /// Services whose tasks started later join a following subscription (`docker service
+    /// logs -f`); empty for one task's logs.
+    #[serde(default)]
+    pub services: Vec<ServiceId>,
 }
 
 /// What a subscriber receives.
