@@ -41,6 +41,7 @@ pub fn start(
     files_root: std::path::PathBuf,
     certs: Certs,
     managers: Arc<Mutex<Vec<String>>>,
+    manager_ids: crate::cluster::join::ManagerIds,
     tracker: &TaskTracker,
     stop: CancellationToken,
 ) {
@@ -52,7 +53,7 @@ pub fn start(
         files: secrets::TaskFiles::new(files_root),
         reports: reports_tx,
     };
-    let dialer = session::Dialer::new(certs, managers);
+    let dialer = session::Dialer::new(certs, managers, manager_ids);
     let worker = worker::Worker::new(ctx, tracker.clone(), stop.clone());
     let span = tracing::info_span!("agent");
     tracker.spawn(

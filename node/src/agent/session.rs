@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 
 use super::worker::Worker;
 use crate::cluster::dispatcher::wire::{AssignmentBatch, StatusReport, StatusUpdate};
-use crate::cluster::join::channel;
+use crate::cluster::join::{ManagerIds, manager_channel};
 use crate::cluster::local::Certs;
 use crate::cluster::pb;
 use crate::cluster::pb::cluster_client::ClusterClient;
@@ -24,20 +24,32 @@ const REPORT_BATCH: usize = 512;
 /// Pause before trying the next manager.
 const RETRY: Duration = Duration::from_millis(250);
 
-/// Dials managers with this node's certificate, one cached channel per address.
+/// Dials managers with this node's certificate, one cached channel per address. A manager is
+/// accepted only if its certificate names one of `manager_ids` (a demoted or removed
+/// manager keeps a valid certificate until it expires); the cache is dropped when that list
+/// changes, as its connections were checked against the old one.
 #[derive(Debug, Clone)]
 pub struct Dialer {
     certs: Certs,
     managers: Arc<Mutex<Vec<String>>>,
-    clients: Arc<Mutex<HashMap<String, ClusterClient<Channel>>>>,
+    manager_ids: ManagerIds,
+    clients: Arc<Mutex<Cached>>,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    /// The manager IDs the cached channels were made under.
+    ids: Vec<String>,
+    by_addr: HashMap<String, ClusterClient<Channel>>,
 }
 
 impl Dialer {
-    /// A dialer over the shared manager list.
-    pub fn new(certs: Certs, managers: Arc<Mutex<Vec<String>>>) -> Self {
+    /// A dialer over the shared manager list and the managers this node accepts.
+    pub fn new(certs: Certs, managers: Arc<Mutex<Vec<String>>>, manager_ids: ManagerIds) -> Self {
         Self {
             certs,
             managers,
+            manager_ids,
             clients: Arc::default(),
         }
     }
@@ -50,19 +62,31 @@ impl Dialer {
 
     pub(crate) fn client(&self, attempt: usize) -> Option<(String, ClusterClient<Channel>)> {
         let addr = self.target(attempt)?;
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = clients.get(&addr) {
+        let ids = self
+            .manager_ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut cached = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.ids != ids {
+            cached.by_addr.clear();
+            cached.ids = ids;
+        }
+        if let Some(c) = cached.by_addr.get(&addr) {
             return Some((addr, c.clone()));
         }
         let chain = format!("{}\n{}", self.certs.cert_pem.trim_end(), self.certs.ca_pem);
-        let ch = channel(
+        let ch = manager_channel(
             &addr,
             &self.certs.ca_pem,
-            Some((&chain, &self.certs.key_pem)),
+            &chain,
+            &self.certs.key_pem,
+            self.manager_ids.clone(),
         )
+        .inspect_err(|e| tracing::warn!(manager = %addr, error = %e, "no channel to manager"))
         .ok()?;
         let c = ClusterClient::new(ch);
-        clients.insert(addr.clone(), c.clone());
+        cached.by_addr.insert(addr.clone(), c.clone());
         Some((addr, c))
     }
 }

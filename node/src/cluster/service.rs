@@ -528,6 +528,7 @@ impl ClusterService {
                 ex.files_root,
                 certs.clone(),
                 managers.clone(),
+                manager_ids.clone(),
                 &tasks,
                 stop.clone(),
             );
