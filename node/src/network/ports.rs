@@ -91,9 +91,9 @@ pub fn requests(
                     .parse::<IpAddr>()
                     .map_err(|_| format!("invalid IP address: {other}"))?,
             };
-            if host_ip.is_ipv6() && host_ip.is_loopback() && proto != Proto::Tcp {
-                // [::1] is served by the daemon's TCP proxy (the kernel cannot
-                // route a loopback source to a bridge); there is no UDP proxy.
+            if host_ip.is_ipv6() && host_ip.is_loopback() && proto == Proto::Sctp {
+                // [::1] is served by the daemon's TCP and UDP proxy (the kernel
+                // cannot route a loopback source to a bridge); there is no SCTP one.
                 return Err(format!(
                     "publishing {proto} on the IPv6 loopback address {host_ip} is not supported by this engine yet",
                     proto = proto.as_str()
@@ -143,8 +143,8 @@ pub fn fmt_host(ip: IpAddr) -> String {
 enum Held {
     Tcp(TcpListener),
     Udp(UdpSocket),
-    /// An IPv6 TCP port served by the daemon's proxy; dropping it stops
-    /// the proxy and closes its listener.
+    /// An IPv6 TCP or UDP port served by the daemon's proxy; dropping it
+    /// stops the proxy and closes its socket.
     Proxy(DropGuard),
 }
 
@@ -152,8 +152,8 @@ enum Held {
 #[derive(Debug, Default)]
 pub struct PortTable {
     held: HashMap<(Proto, IpAddr, u16), Held>,
-    /// The host has IPv6 (a `[::]` socket can be bound), so TCP ports of
-    /// IPv4-only containers are published on `[::]` as well.
+    /// The host has IPv6 (a `[::]` socket can be bound), so TCP and UDP
+    /// ports of IPv4-only containers are published on `[::]` as well.
     ipv6_host: bool,
 }
 
@@ -217,9 +217,9 @@ impl PortTable {
         })
     }
 
-    /// Hands the held IPv6 TCP listeners of `maps` to the daemon's proxy,
-    /// which forwards what reaches them to `target`'s container port: the
-    /// `[::1]` traffic the kernel cannot DNAT when `target` is the
+    /// Hands the held IPv6 TCP and UDP sockets of `maps` to the daemon's
+    /// proxy, which forwards what reaches them to `target`'s container port:
+    /// the `[::1]` traffic the kernel cannot DNAT when `target` is the
     /// container's IPv6 address, all of it when the container has IPv4
     /// only. Must run on the runtime.
     pub fn start_proxies(
@@ -230,20 +230,28 @@ impl PortTable {
         stop: &tokio_util::sync::CancellationToken,
     ) {
         for m in maps {
-            if m.proto != Proto::Tcp || !m.host_ip.is_ipv6() {
+            if !m.host_ip.is_ipv6() {
                 continue;
             }
             let key = (m.proto, m.host_ip, m.host_port);
-            let Some(Held::Tcp(l)) = self.held.remove(&key) else {
-                continue;
-            };
             let to = SocketAddr::new(target, m.container_port);
-            match super::proxy::spawn(l, to, tracker, stop) {
+            let started = match self.held.remove(&key) {
+                Some(Held::Tcp(l)) => super::proxy::spawn(l, to, tracker, stop),
+                Some(Held::Udp(u)) if m.proto == Proto::Udp => {
+                    super::proxy::spawn_udp(u, to, tracker, stop)
+                }
+                Some(other) => {
+                    self.held.insert(key, other);
+                    continue;
+                }
+                None => continue,
+            };
+            match started {
                 Ok(guard) => {
                     self.held.insert(key, Held::Proxy(guard));
                 }
                 Err(e) => {
-                    tracing::warn!(port = m.host_port, error = %e, "starting the IPv6 proxy");
+                    tracing::warn!(port = m.host_port, proto = m.proto.as_str(), error = %e, "starting the IPv6 proxy");
                 }
             }
         }
@@ -254,10 +262,10 @@ impl PortTable {
     /// A port published on every IPv4 address is published on every IPv6
     /// address too, on the same host port, as dockerd does: with `dual` (the
     /// container's first network has IPv6) the kernel carries it; without,
-    /// an IPv6 host address is served by the daemon's TCP proxy to the
-    /// container's IPv4 address (docker-proxy's job with dockerd), so
-    /// `curl localhost:P` works where `localhost` is `::1`. There is no UDP
-    /// proxy: UDP on an IPv6 address of an IPv4-only container is refused
+    /// an IPv6 host address is served by the daemon's TCP and UDP proxy to
+    /// the container's IPv4 address (docker-proxy's job with dockerd), so
+    /// `curl localhost:P` works where `localhost` is `::1`. There is no SCTP
+    /// proxy: SCTP on an IPv6 address of an IPv4-only container is refused
     /// when asked for and not added implicitly.
     pub fn reserve(
         &mut self,
@@ -267,28 +275,25 @@ impl PortTable {
         let mut done: Vec<PortMapping> = Vec::new();
         let res = (|| {
             for r in reqs {
-                if r.host_ip.is_ipv6() && !dual && r.proto != Proto::Tcp {
+                if r.host_ip.is_ipv6() && !dual && r.proto == Proto::Sctp {
                     return Err(format!(
                         "publishing {} on the IPv6 address {} needs a container network with IPv6 enabled (--ipv6)",
                         r.proto.as_str(),
                         r.host_ip
                     ));
                 }
-                let m = self.reserve_one(r)?;
-                done.push(m.clone());
                 let explicit6 = reqs.iter().any(|o| {
                     o.host_ip.is_ipv6()
                         && o.proto == r.proto
                         && o.container_port == r.container_port
                 });
-                let implicit6 = dual || (r.proto == Proto::Tcp && self.ipv6_host);
+                let implicit6 = dual || (r.proto != Proto::Sctp && self.ipv6_host);
                 if implicit6 && r.host_ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED) && !explicit6 {
-                    let r6 = PortRequest {
-                        host_ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-                        host_range: Some((m.host_port, m.host_port)),
-                        ..r.clone()
-                    };
-                    done.push(self.reserve_one(&r6)?);
+                    let (m4, m6) = self.reserve_both(r)?;
+                    done.push(m4);
+                    done.push(m6);
+                } else {
+                    done.push(self.reserve_one(r)?);
                 }
             }
             Ok(())
@@ -298,6 +303,39 @@ impl PortTable {
             Err(e) => {
                 self.release(&done);
                 Err(e)
+            }
+        }
+    }
+
+    /// `r` on every IPv4 address and the same host port on every IPv6
+    /// address: the first port of its range that is free in both families.
+    fn reserve_both(&mut self, r: &PortRequest) -> Result<(PortMapping, PortMapping), String> {
+        let (lo, hi) = r.host_range.unwrap_or(RANDOM_RANGE);
+        let mut from = lo;
+        loop {
+            let r4 = PortRequest {
+                host_range: if from == lo {
+                    r.host_range
+                } else {
+                    Some((from, hi))
+                },
+                ..r.clone()
+            };
+            let m4 = self.reserve_one(&r4)?;
+            let r6 = PortRequest {
+                host_ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                host_range: Some((m4.host_port, m4.host_port)),
+                ..r.clone()
+            };
+            match self.reserve_one(&r6) {
+                Ok(m6) => return Ok((m4, m6)),
+                Err(e) => {
+                    self.release(std::slice::from_ref(&m4));
+                    if m4.host_port >= hi {
+                        return Err(e);
+                    }
+                    from = m4.host_port + 1;
+                }
             }
         }
     }
@@ -419,7 +457,7 @@ mod tests {
         assert!(bad("80/xyz", "", "80").contains("invalid proto"));
         assert!(bad("80/tcp", "", "9-1").contains("invalid hostPort"));
         assert!(bad("80/tcp", "nonsense", "1").contains("invalid IP"));
-        assert!(bad("53/udp", "::1", "1").contains("IPv6 loopback"));
+        assert!(bad("53/sctp", "::1", "1").contains("IPv6 loopback"));
         let ok = HashMap::from([("80/tcp".to_string(), Some(vec![pb("[::1]", "8080")]))]);
         let r = requests(Some(&ok), None, false).unwrap();
         assert_eq!(r[0].host_ip, IpAddr::V6(Ipv6Addr::LOCALHOST));
@@ -444,7 +482,8 @@ mod tests {
             t.reserve(std::slice::from_ref(&any), false).unwrap().len(),
             1
         );
-        // With IPv6 on the host, TCP gets `[::]` too (served by the proxy), UDP does not.
+        // With IPv6 on the host, TCP and UDP get `[::]` too (served by the proxy), SCTP
+        // does not.
         let mut t = PortTable::with_host_ipv6(true);
         let m = t.reserve(std::slice::from_ref(&any), false).unwrap();
         assert_eq!(m.len(), 2, "{m:?}");
@@ -454,7 +493,44 @@ mod tests {
             proto: Proto::Udp,
             ..any.clone()
         };
-        assert_eq!(t.reserve(&[udp], false).unwrap().len(), 1);
+        let m = t.reserve(&[udp], false).unwrap();
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m[1].host_ip, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        let sctp = PortRequest {
+            proto: Proto::Sctp,
+            ..any.clone()
+        };
+        assert_eq!(t.reserve(&[sctp], false).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_port_on_every_address_skips_one_taken_on_ipv6_only() {
+        let mut t = PortTable::with_host_ipv6(true);
+        let loop6 = PortRequest {
+            proto: Proto::Udp,
+            container_port: 53,
+            host_ip: IpAddr::V6(Ipv6Addr::LOCALHOST),
+            host_range: None,
+        };
+        let first = t.reserve(std::slice::from_ref(&loop6), false).unwrap();
+        let any = PortRequest {
+            host_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            container_port: 54,
+            ..loop6.clone()
+        };
+        let m = t.reserve(std::slice::from_ref(&any), false).unwrap();
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m[0].host_port, m[1].host_port);
+        assert_ne!(m[0].host_port, first[0].host_port, "{m:?} {first:?}");
+        // A fixed port taken on IPv6 is refused, and nothing stays reserved.
+        let fixed = PortRequest {
+            host_range: Some((first[0].host_port, first[0].host_port)),
+            ..any.clone()
+        };
+        let e = t.reserve(std::slice::from_ref(&fixed), false).unwrap_err();
+        assert!(e.contains("already allocated"), "{e}");
+        t.release(&first);
+        assert_eq!(t.reserve(&[fixed], false).unwrap().len(), 2);
     }
 
     #[test]
@@ -484,13 +560,13 @@ mod tests {
             t.reserve(std::slice::from_ref(&v6), true).unwrap()[0].host_port,
             a[0].host_port
         );
-        let udp6 = PortRequest {
-            proto: Proto::Udp,
+        let sctp6 = PortRequest {
+            proto: Proto::Sctp,
             host_range: None,
             ..v6.clone()
         };
         assert!(
-            t.reserve(std::slice::from_ref(&udp6), false)
+            t.reserve(std::slice::from_ref(&sctp6), false)
                 .unwrap_err()
                 .contains("--ipv6")
         );

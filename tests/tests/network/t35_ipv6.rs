@@ -172,7 +172,7 @@ fn ipv6_without_a_subnet_gets_one_from_the_ula_pool_and_bad_requests_are_refused
     ]);
     assert_ne!(out.code, 0, "{out:?}");
     // An IPv6 host address for a container without IPv6 is proxied to its IPv4 address, as
-    // docker-proxy does; UDP there (no proxy) is refused, not dropped.
+    // docker-proxy does.
     let web = httpd(&d, &["--network", &v4only, "-p", "[::1]::80"], "to-v4");
     let out = d.ok(&["port", &web, "80"]);
     let p6 = out
@@ -196,20 +196,64 @@ fn ipv6_without_a_subnet_gets_one_from_the_ula_pool_and_bad_requests_are_refused
     );
     curl_until(&format!("http://[::1]:{p4}/"), None, "any-v4");
     d.ok(&["rm", "-f", &web]);
-    if d.engine().is_shoal() {
-        let out = d.docker(&[
-            "run",
-            "--rm",
-            "--network",
-            &v4only,
-            "-p",
-            "[::1]::53/udp",
-            "busybox",
-            "true",
-        ]);
-        assert_ne!(out.code, 0, "{out:?}");
-        assert!(out.stderr.contains("IPv6"), "{}", out.stderr);
+    // UDP too: `[::1]` and the implicit `[::]` of an IPv4-only container are proxied to its
+    // IPv4 address. The image has no UDP server, so the datagrams are seen arriving in the
+    // container's namespace by its `NoPorts` counter (each is answered "port unreachable").
+    let udp = unique("udp4");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &udp,
+        "--network",
+        &v4only,
+        "-p",
+        "[::1]::5353/udp",
+        "-p",
+        "5354/udp",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let out = d.ok(&["port", &udp]);
+    let port_of = |prefix: &str| -> u16 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in docker port: {out}"))
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("a port after {prefix}: {out}"))
+    };
+    let loop6 = port_of("5353/udp -> [::1]:");
+    let any6 = port_of("5354/udp -> [::]:");
+    let no_ports = || -> u64 {
+        let snmp = d.ok(&["exec", &udp, "cat", "/proc/net/snmp"]);
+        let mut udp_lines = snmp.lines().filter(|l| l.starts_with("Udp: "));
+        let names: Vec<&str> = udp_lines.next().unwrap_or("").split_whitespace().collect();
+        let values: Vec<&str> = udp_lines.next().unwrap_or("").split_whitespace().collect();
+        let i = names
+            .iter()
+            .position(|n| *n == "NoPorts")
+            .unwrap_or_else(|| panic!("no Udp NoPorts in {snmp}"));
+        values[i]
+            .parse()
+            .unwrap_or_else(|_| panic!("NoPorts in {snmp}"))
+    };
+    for port in [loop6, any6] {
+        let before = no_ports();
+        let sock = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let arrived = shoal_tests::wait::try_until(std::time::Duration::from_secs(20), || {
+            sock.send_to(b"ping", ("::1", port)).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            (no_ports() > before).then_some(())
+        });
+        assert!(
+            arrived.is_some(),
+            "UDP to [::1]:{port} never reached the IPv4-only container"
+        );
     }
+    d.ok(&["rm", "-f", &udp]);
     d.ok(&["network", "rm", &v4only]);
     if !d.engine().is_shoal() {
         // The reference dockerd (20.10) has no default IPv6 pool; dockerd 28 and Shoal do.
