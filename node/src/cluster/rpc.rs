@@ -209,9 +209,11 @@ impl Cluster for ClusterRpc {
     ) -> Result<Response<Self::LogSubscriptionsStream>, Status> {
         let who = caller(&req)?;
         let m = self.leader()?;
+        let ctx = m.clone();
         Ok(Response::new(super::logs::serve::agent_subscriptions(
             m.logs(),
             shoal_scheduler::model::NodeId::new(who.node_id.as_str()),
+            Arc::new(move || ctx.is_leader()),
             self.stop.child_token(),
         )))
     }

@@ -2,7 +2,7 @@
 //! the agents of the nodes running the wanted tasks and routes their lines back to the
 //! subscriber.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -33,10 +33,13 @@ pub enum PublishError {
 
 struct Sub {
     tx: mpsc::Sender<LogEvent>,
-    /// Nodes that have not closed their part yet.
-    pending: HashSet<NodeId>,
+    /// Nodes that have not closed their part yet, with the agent session the subscription
+    /// went out on: if that session ends first, the node's part never comes.
+    pending: HashMap<NodeId, u64>,
     /// Every node asked (to tell them when the subscription ends).
     nodes: Vec<NodeId>,
+    /// Following: the stream stays open when every node is done.
+    follow: bool,
 }
 
 /// The broker's state. Cheap to share behind an `Arc`.
@@ -68,13 +71,16 @@ pub struct AgentListener {
 
 impl Drop for AgentListener {
     fn drop(&mut self) {
-        let mut agents = self.broker.agents.lock().unwrap_or_else(|e| e.into_inner());
-        if agents
-            .get(&self.node)
-            .is_some_and(|(s, _)| *s == self.session)
         {
-            agents.remove(&self.node);
+            let mut agents = self.broker.agents.lock().unwrap_or_else(|e| e.into_inner());
+            if agents
+                .get(&self.node)
+                .is_some_and(|(s, _)| *s == self.session)
+            {
+                agents.remove(&self.node);
+            }
         }
+        self.broker.session_ended(&self.node, self.session);
     }
 }
 
@@ -169,8 +175,11 @@ impl LogBroker {
         for (t, n) in tasks {
             by_node.entry(n).or_default().push(t);
         }
-        let mut pending = HashSet::new();
+        let mut pending = HashMap::new();
         let mut unavailable = Vec::new();
+        // Held while sending, so that an agent session ending meanwhile finds the
+        // subscription registered (lock order everywhere: subs, then agents).
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
         {
             let agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
             for (node, tasks) in &by_node {
@@ -181,8 +190,8 @@ impl LogBroker {
                     close: false,
                 };
                 match agents.get(node) {
-                    Some((_, agent)) if agent.try_send(msg).is_ok() => {
-                        pending.insert(node.clone());
+                    Some((session, agent)) if agent.try_send(msg).is_ok() => {
+                        pending.insert(node.clone(), *session);
                     }
                     _ => unavailable.push(node.clone()),
                 }
@@ -199,14 +208,20 @@ impl LogBroker {
                 list.join(", ")
             )));
         }
-        let nodes = pending.iter().cloned().collect();
+        let nodes = pending.keys().cloned().collect();
         // Nothing to wait for: the stream ends once the warning is read.
         if !pending.is_empty() || options.follow {
-            self.subs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.clone(), Sub { tx, pending, nodes });
+            subs.insert(
+                id.clone(),
+                Sub {
+                    tx,
+                    pending,
+                    nodes,
+                    follow: options.follow,
+                },
+            );
         }
+        drop(subs);
         Subscription {
             broker: self.clone(),
             id,
@@ -233,13 +248,13 @@ impl LogBroker {
             let agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
             agents
                 .get(&node)
-                .is_some_and(|(_, agent)| agent.try_send(msg).is_ok())
+                .and_then(|(session, agent)| agent.try_send(msg).is_ok().then_some(*session))
         };
-        if sent {
+        if let Some(session) = sent {
             if !sub.nodes.contains(&node) {
                 sub.nodes.push(node.clone());
             }
-            sub.pending.insert(node);
+            sub.pending.insert(node, session);
         } else {
             let _ = sub.tx.try_send(LogEvent::Error(format!(
                 "warning: incomplete log stream. some logs could not be retrieved for the following reasons: node {node} is not available"
@@ -282,12 +297,30 @@ impl LogBroker {
             if let Some(sub) = subs.get_mut(&msg.subscription) {
                 sub.pending.remove(node);
                 // Dropping the sender ends the subscriber's stream once it has read all.
-                if sub.pending.is_empty() {
+                if sub.pending.is_empty() && !sub.follow {
                     subs.remove(&msg.subscription);
                 }
             }
         }
         Ok(())
+    }
+
+    /// The agent session `session` of `node` ended (it disconnected, reconnected, or this
+    /// manager stopped leading): what it was asked for will not come. Each subscription
+    /// waiting on it gets swarmkit's in-band error and, not following, ends once no other
+    /// node is pending.
+    fn session_ended(&self, node: &NodeId, session: u64) {
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+        subs.retain(|_, sub| {
+            if sub.pending.get(node) != Some(&session) {
+                return true;
+            }
+            sub.pending.remove(node);
+            let _ = sub.tx.try_send(LogEvent::Error(format!(
+                "warning: incomplete log stream. some logs could not be retrieved for the following reasons: node {node} disconnected unexpectedly"
+            )));
+            sub.follow || !sub.pending.is_empty()
+        });
     }
 
     /// Ends subscription `id` and tells its agents to stop reading.
@@ -426,6 +459,56 @@ mod tests {
         assert!(a1.rx.recv().await.unwrap().close);
         assert!(a2.rx.recv().await.unwrap().close);
         assert!(!b.extend(&id, TaskId::new("t4"), NodeId::new("n1"), follow));
+    }
+
+    #[tokio::test]
+    async fn an_agent_session_that_ends_before_answering_ends_the_stream_with_a_warning() {
+        let b = LogBroker::new();
+        let a1 = b.listen(NodeId::new("n1"));
+        let mut a2 = b.listen(NodeId::new("n2"));
+        let mut sub = b.subscribe(
+            vec![
+                (TaskId::new("t1"), NodeId::new("n1")),
+                (TaskId::new("t2"), NodeId::new("n2")),
+            ],
+            LogOptions::default(),
+        );
+        let s2 = a2.rx.recv().await.unwrap();
+        b.publish(
+            &NodeId::new("n2"),
+            PublishMsg {
+                subscription: s2.id.clone(),
+                lines: vec![line("t2", "x\n")],
+                close: true,
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+        // n1's session goes away with the subscription queued and unanswered.
+        drop(a1);
+        let got: Vec<LogEvent> = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            (&mut sub).collect::<Vec<_>>(),
+        )
+        .await
+        .expect("the stream ends instead of waiting for n1 forever");
+        assert!(matches!(got[0], LogEvent::Lines { .. }), "{got:?}");
+        assert!(
+            matches!(&got[1], LogEvent::Error(m) if m.contains("node n1 disconnected unexpectedly")),
+            "{got:?}"
+        );
+        assert_eq!(b.active(), 0);
+        // A session replaced by a newer one of the same node counts as ended too.
+        let old = b.listen(NodeId::new("n3"));
+        let mut sub = b.subscribe(
+            vec![(TaskId::new("t3"), NodeId::new("n3"))],
+            LogOptions::default(),
+        );
+        let _new = b.listen(NodeId::new("n3"));
+        drop(old);
+        let got: Vec<LogEvent> = (&mut sub).collect().await;
+        assert_eq!(got.len(), 1, "{got:?}");
     }
 
     #[tokio::test]

@@ -17,20 +17,34 @@ use crate::cluster::rpc::{decode, encode};
 /// A stream of encoded messages, as the RPCs answer.
 pub type MsgStream = BoxStream<'static, Result<pb::Msg, Status>>;
 
-/// `LogSubscriptions`: the subscriptions for the agent of `node`, until it disconnects or
-/// `stop`.
+/// How often an agent's subscription stream checks that this manager still leads.
+const LEADERSHIP_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `LogSubscriptions`: the subscriptions for the agent of `node`, until it disconnects,
+/// `stop`, or this manager stops leading (`leading` turns false): the agent then finds the
+/// new leader, whose broker is the one subscriptions go to.
 pub fn agent_subscriptions(
     broker: &Arc<LogBroker>,
     node: NodeId,
+    leading: Arc<dyn Fn() -> bool + Send + Sync>,
     stop: CancellationToken,
 ) -> MsgStream {
     let listener = broker.listen(node);
-    futures::stream::unfold((listener, stop), |(mut l, stop)| async move {
-        let msg = tokio::select! {
-            _ = stop.cancelled() => None,
-            m = l.rx.recv() => m,
-        }?;
-        Some((encode(&msg), (l, stop)))
+    futures::stream::unfold((listener, stop), move |(mut l, stop)| {
+        let leading = leading.clone();
+        async move {
+            let mut check = tokio::time::interval(LEADERSHIP_CHECK);
+            let msg = loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    m = l.rx.recv() => break m?,
+                    _ = check.tick() => if !leading() {
+                        return None;
+                    },
+                }
+            };
+            Some((encode(&msg), (l, stop)))
+        }
     })
     .boxed()
 }
