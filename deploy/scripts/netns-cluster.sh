@@ -11,7 +11,8 @@
 # Layout (NAME defaults to "shoal", NET to 10.77.0; both can be set in the environment so several
 # clusters can coexist):
 #
-#   root namespace: bridge NAME-br (NET.1/24), iptables FORWARD accepts its traffic
+#   root namespace: bridge NAME-br (NET.1/24), iptables FORWARD accepts its traffic and refuses
+#   what it would forward to other interfaces
 #     ├─ veth NAME-m1 ──► netns NAME-m1: eth0 NET.11, lo up; daemon -H unix://DIR/m1/d.sock
 #     ├─ veth NAME-m2 ──► netns NAME-m2: eth0 NET.12 …
 #     └─ veth NAME-w1 ──► netns NAME-w1: eth0 NET.21 …
@@ -109,6 +110,9 @@ up() {
 	# its policy to DROP: accept this bridge's traffic explicitly.
 	iptables -I FORWARD -i "$BR" -j ACCEPT
 	iptables -I FORWARD -o "$BR" -j ACCEPT
+	# Nothing from the hosts leaves for another interface (a daemon resolving a Docker Hub name
+	# would otherwise send DNS queries off the machine): refused at once, above the accepts.
+	iptables -I FORWARD -i "$BR" ! -o "$BR" -j REJECT
 	local nodes=()
 	for n in $(seq 1 "$managers"); do nodes+=("m$n"); done
 	for n in $(seq 1 "$workers"); do nodes+=("w$n"); done
@@ -173,6 +177,7 @@ down() {
 	for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$NAME-[a-z][0-9]+$" || true); do
 		ip link del "$l" 2>/dev/null || true
 	done
+	while iptables -D FORWARD -i "$BR" ! -o "$BR" -j REJECT 2>/dev/null; do :; done
 	while iptables -D FORWARD -i "$BR" -j ACCEPT 2>/dev/null; do :; done
 	while iptables -D FORWARD -o "$BR" -j ACCEPT 2>/dev/null; do :; done
 	ip link del "$BR" 2>/dev/null || true

@@ -2,7 +2,8 @@
 //! namespace joined to it by a veth pair, with its own address on a private /24.
 //!
 //! ```text
-//!  root netns: bridge s<K>-br 10.77.K.1/24 (iptables FORWARD accepts its traffic)
+//!  root netns: bridge s<K>-br 10.77.K.1/24 (iptables FORWARD accepts its traffic and refuses
+//!  what it would forward elsewhere)
 //!    ├─ veth s<K>-m1 ──► netns s<K>-m1: eth0 10.77.K.11/24, lo up
 //!    ├─ veth s<K>-m2 ──► netns s<K>-m2: eth0 10.77.K.12/24, lo up
 //!    └─ veth s<K>-w1 ──► netns s<K>-w1: eth0 10.77.K.21/24, lo up
@@ -106,6 +107,13 @@ impl Network {
             // machine may have set to DROP.
             sh("iptables", &["-I", "FORWARD", "-i", &br, "-j", "ACCEPT"]);
             sh("iptables", &["-I", "FORWARD", "-o", &br, "-j", "ACCEPT"]);
+            // Nothing from the test hosts leaves for another interface (a daemon resolving
+            // a Docker Hub name would otherwise send DNS queries off the machine): refused at
+            // once, above the accepts.
+            sh(
+                "iptables",
+                &["-I", "FORWARD", "-i", &br, "!", "-o", &br, "-j", "REJECT"],
+            );
             return net;
         }
         panic!("no free subnet 10.77.1-250.0/24 (stale s<K>-br bridges? see `ip link`)");
