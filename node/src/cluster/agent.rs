@@ -98,6 +98,17 @@ impl Agent {
         true
     }
 
+    /// Tells the node service the manager addresses `list` and the accepted IDs, which it
+    /// saves for the next start.
+    async fn announce_managers(&self, list: Vec<String>) {
+        let ids = self
+            .manager_ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let _ = self.events.send(AgentEvent::Managers(list, ids)).await;
+    }
+
     /// Heartbeats until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let mut target_idx = 0usize;
@@ -182,12 +193,7 @@ impl Agent {
                         target_idx = 0;
                         registered = true;
                         if changed || ids_changed {
-                            let ids = self
-                                .manager_ids
-                                .read()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .clone();
-                            let _ = self.events.send(AgentEvent::Managers(list, ids)).await;
+                            self.announce_managers(list).await;
                         }
                         if asked.is_none_or(|t| t.elapsed() > RETRY_ASK)
                             && let Some(ev) = root.as_ref().and_then(|r| self.root_event(r))
@@ -219,12 +225,7 @@ impl Agent {
                                     .lock()
                                     .unwrap_or_else(|e| e.into_inner())
                                     .clone();
-                                let ids = self
-                                    .manager_ids
-                                    .read()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .clone();
-                                let _ = self.events.send(AgentEvent::Managers(list, ids)).await;
+                                self.announce_managers(list).await;
                             }
                             redirect = Some(l);
                             wait = Duration::from_millis(50);
