@@ -116,7 +116,11 @@ ref_runs=()
 for i in $(seq 1 "$runs"); do
   for eng in shoal ref; do
     f="$out/$eng-$stamp-$i.json"
+    # The probe finds dockerd as the socket's owner but not Shoal: give both PIDs.
+    pid_args=()
+    [ -s "$work/$eng/pid" ] && pid_args=(--pid "$(cat "$work/$eng/pid")")
     python3 "$bench_dir/engine_bench.py" --socket "$work/$eng/d.sock" --cli "$cli" $quick --out "$f" \
+      "${pid_args[@]}" \
       | tee "$out/$eng-$stamp-$i.txt"
     if [ "$eng" = shoal ]; then shoal_runs+=("$f"); else ref_runs+=("$f"); fi
   done
