@@ -35,23 +35,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/ctd" "$work/shoal" "$work/ref" "$work/ctx"
+mkdir -p "$work/ctx"
 # shellcheck source=deploy/scripts/private-containerd.sh
 . "$here/deploy/scripts/private-containerd.sh"
-start_private_containerd "$work/ctd"
-"$shoal" daemon -H "unix://$work/shoal/d.sock" --data-root "$work/shoal/data" \
-  --exec-root "$work/shoal/exec" --pidfile "$work/shoal/pid" --bridge none \
-  --containerd "$work/ctd/c.sock" --containerd-namespace shoal-buildbench > "$work/shoal/log" 2>&1 &
-pids+=($!)
-dockerd -H "unix://$work/ref/d.sock" --data-root "$work/ref/data" --exec-root "$work/ref/exec" \
-  --pidfile "$work/ref/pid" --containerd "$work/ctd/c.sock" --iptables=false --ip-forward=false \
-  --bridge=none > "$work/ref/log" 2>&1 &
-pids+=($!)
-S="unix://$work/shoal/d.sock"
-R="unix://$work/ref/d.sock"
-for h in "$S" "$R"; do
-  for _ in $(seq 1 150); do DOCKER_HOST=$h timeout 2 "$cli" version >/dev/null 2>&1 && break; sleep 0.2; done
-done
+# shellcheck source=deploy/scripts/bench-pair.sh
+. "$here/deploy/scripts/bench-pair.sh"
+start_engine_pair "$work" shoal-buildbench
 dk() { local h=$1; shift; DOCKER_HOST=$h DOCKER_BUILDKIT=0 "$cli" "$@"; }
 
 mkdir -p "$work/rootfs/bin"
