@@ -10,19 +10,9 @@
 # SHOAL_BENCH_SKIP_BUILD is set (SHOAL_BIN picks the binary).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-rounds=5
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) rounds=$2; shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
-command -v dockerd >/dev/null || { echo "dockerd missing: apt-get install -y docker.io" >&2; exit 1; }
-cli=/usr/local/bin/docker
-[ -x "$cli" ] || cli=$(command -v docker)
-[ -n "${SHOAL_BENCH_SKIP_BUILD:-}" ] || (cd "$here" && cargo build --release -p shoal-node)
-shoal=${SHOAL_BIN:-$here/target/release/shoal}
+# shellcheck source=deploy/scripts/bench-pair.sh
+. "$here/deploy/scripts/bench-pair.sh"
+bench_setup 5 "$@"
 
 work=$(mktemp -d /tmp/shoal-buildbench.XXXX)
 pids=()
@@ -38,8 +28,6 @@ trap cleanup EXIT
 mkdir -p "$work/ctx"
 # shellcheck source=deploy/scripts/private-containerd.sh
 . "$here/deploy/scripts/private-containerd.sh"
-# shellcheck source=deploy/scripts/bench-pair.sh
-. "$here/deploy/scripts/bench-pair.sh"
 start_engine_pair "$work" shoal-buildbench
 dk() { local h=$1; shift; DOCKER_HOST=$h DOCKER_BUILDKIT=0 "$cli" "$@"; }
 

@@ -10,20 +10,10 @@
 # Needs root, docker.io, docker-registry, containerd, runc, busybox-static; builds shoal in release.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-rounds=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) rounds=$2; shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
-command -v dockerd >/dev/null || { echo "dockerd missing: apt-get install -y docker.io" >&2; exit 1; }
+# shellcheck source=deploy/scripts/bench-pair.sh
+. "$here/deploy/scripts/bench-pair.sh"
+bench_setup 2 "$@"
 command -v docker-registry >/dev/null || { echo "apt-get install -y docker-registry" >&2; exit 1; }
-cli=/usr/local/bin/docker
-[ -x "$cli" ] || cli=$(command -v docker)
-[ -n "${SHOAL_BENCH_SKIP_BUILD:-}" ] || (cd "$here" && cargo build --release -p shoal-node)
-shoal=${SHOAL_BIN:-$here/target/release/shoal}
 
 work=$(mktemp -d /tmp/shoal-regbench.XXXX)
 pids=()
