@@ -3,7 +3,7 @@
 
 use shoal_tests::{shared, unique};
 
-use crate::util::{host_port, httpd};
+use crate::util::{host_port, httpd, sh_on};
 
 #[test]
 fn containers_resolve_and_reach_each_other_by_name_alias_and_short_id() {
@@ -23,16 +23,7 @@ fn containers_resolve_and_reach_each_other_by_name_alias_and_short_id() {
     let script = format!(
         "cat /etc/resolv.conf; nslookup {srv} 127.0.0.11; for i in 1 2 3 4 5; do timeout 3 wget -q -O - http://webalias/ && break; sleep 1; done; echo; ping -c1 -W5 {short} && echo ping-ok"
     );
-    let out = d.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        &net,
-        "busybox",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let out = sh_on(&d, &net, &script);
     assert!(out.contains("nameserver 127.0.0.11"), "{out}");
     assert!(out.contains(&format!("Address: {ip}")), "{out}");
     assert!(out.contains("from-srv"), "{out}");
@@ -42,16 +33,7 @@ fn containers_resolve_and_reach_each_other_by_name_alias_and_short_id() {
         "nslookup {ip} 127.0.0.11; (printf '{}'; sleep 1) | nc -w 3 127.0.0.11 53 | od -An -tx1 -v",
         tcp_query(0x1234, &srv)
     );
-    let out = d.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        &net,
-        "busybox",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let out = sh_on(&d, &net, &script);
     assert!(out.contains(&format!("name = {srv}.{net}")), "{out}");
     let hex: String = out
         .lines()
@@ -126,16 +108,11 @@ fn subnet_gateway_ip_range_and_fixed_ip() {
     assert_eq!(aux["printer"], format!("{base}.129"), "{n}");
     assert_eq!(n["Labels"]["team"], "net");
     assert_eq!(n["Options"]["com.docker.network.driver.mtu"], "1400");
-    let out = d.ok(&[
-        "run",
-        "--rm",
-        "--network",
+    let out = sh_on(
+        &d,
         &net,
-        "busybox",
-        "sh",
-        "-c",
         "ip -o -4 addr show eth0; cat /sys/class/net/eth0/mtu; ip route",
-    ]);
+    );
     // The auxiliary addresses are never handed out.
     assert!(out.contains(&format!("inet {base}.130/24")), "{out}");
     assert!(out.contains("1400"), "{out}");

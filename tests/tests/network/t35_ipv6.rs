@@ -4,7 +4,7 @@
 
 use shoal_tests::{Daemon, Options, shared, unique};
 
-use crate::util::{curl_until, host_port, httpd};
+use crate::util::{curl_until, host_port, httpd, sh_on};
 
 /// The host must let namespaces have IPv6 (a kernel booted with IPv6 off cannot run these).
 fn require_ipv6() {
@@ -95,16 +95,7 @@ fn dual_stack_containers_reach_each_other_over_ipv6_by_name() {
          ping -6 -c1 -W5 {srv} && echo ping6-ok; \
          for i in 1 2 3 4 5; do timeout 3 wget -q -O - http://[{want}]/ && break; sleep 1; done"
     );
-    let out = d.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        &net,
-        "busybox",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let out = sh_on(&d, &net, &script);
     assert!(
         out.contains(&format!("Address: {want}")),
         "AAAA answer: {out}"

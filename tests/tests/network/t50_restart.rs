@@ -4,7 +4,7 @@
 use shoal_tests::containerd::Containerd;
 use shoal_tests::{Daemon, Engine, Options, unique};
 
-use crate::util::{curl_until, host_port, httpd};
+use crate::util::{curl_until, host_port, httpd, sh_on};
 
 #[test]
 fn kill9_and_restart_keep_ports_addresses_and_dns() {
@@ -42,16 +42,11 @@ fn kill9_and_restart_keep_ports_addresses_and_dns() {
     curl_until(&url, None, "survives");
     assert_eq!(host_port(&d, &web, "80/tcp"), port);
     assert_eq!(d.cli().fmt(&web, &f), ip);
-    let out = d.ok(&[
-        "run",
-        "--rm",
-        "--network",
+    let out = sh_on(
+        &d,
         &net,
-        "busybox",
-        "sh",
-        "-c",
         "ip -o -4 addr show eth0; timeout 5 wget -q -O - http://svc/",
-    ]);
+    );
     assert!(out.contains("survives"), "{out}");
     assert!(
         !out.contains(&format!("inet {ip}/")),

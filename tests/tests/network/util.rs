@@ -130,3 +130,18 @@ impl Drop for OtherHost {
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
+
+/// The output of `sh -c script` in a throw-away busybox container on network `net`.
+#[track_caller]
+pub fn sh_on(d: &Daemon, net: &str, script: &str) -> String {
+    d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ])
+}
