@@ -59,7 +59,11 @@ impl NodesBackend for NodesApi {
                 return Err(ApiError::invalid(format!("Invalid role filter: '{r}'")));
             }
         }
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         m.check_available().map_err(cluster_error)?;
         let mut nodes: Vec<_> = m
             .nodes()
@@ -71,14 +75,22 @@ impl NodesBackend for NodesApi {
     }
 
     async fn inspect(&self, id: &str) -> ApiResult<Node> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         m.check_available().map_err(cluster_error)?;
         let n = m.find_node(id).map_err(cluster_error)?;
         Ok(convert::node_to_api(&n))
     }
 
     async fn update(&self, id: &str, version: u64, spec: NodeSpec) -> ApiResult<()> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         let spec = convert::node_spec_from_api(&spec).map_err(cluster_error)?;
         m.update_node(id, version, spec)
             .await
@@ -86,7 +98,11 @@ impl NodesBackend for NodesApi {
     }
 
     async fn remove(&self, id: &str, force: bool) -> ApiResult<()> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         m.remove_node(id, force).await.map_err(cluster_error)
     }
 }

@@ -21,8 +21,12 @@ pub struct SecretsApi {
 const FILTERS: &[&str] = &["id", "label", "name", "names"];
 
 impl SecretsApi {
-    fn manager(&self) -> ApiResult<std::sync::Arc<ManagerCtx>> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+    async fn manager(&self) -> ApiResult<std::sync::Arc<ManagerCtx>> {
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         m.check_available().map_err(cluster_error)?;
         Ok(m)
     }
@@ -55,7 +59,7 @@ fn matches(
 impl SwarmObjects<SecretSpec, Secret> for SecretsApi {
     #[tracing::instrument(skip_all)]
     async fn list(&self, filters: Filters) -> ApiResult<Vec<Secret>> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         filters.validate(FILTERS)?;
         let mut all: Vec<_> = m
             .secrets()
@@ -68,21 +72,21 @@ impl SwarmObjects<SecretSpec, Secret> for SecretsApi {
 
     #[tracing::instrument(skip_all)]
     async fn create(&self, spec: SecretSpec) -> ApiResult<String> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let spec = convert_data::secret_spec_from_api(&spec).map_err(cluster_error)?;
         m.create_secret(spec).await.map_err(cluster_error)
     }
 
     #[tracing::instrument(skip_all, fields(secret = %id))]
     async fn inspect(&self, id: &str) -> ApiResult<Secret> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let s = m.find_secret(id).map_err(cluster_error)?;
         Ok(convert_data::secret_to_api(&s))
     }
 
     #[tracing::instrument(skip_all, fields(secret = %id))]
     async fn update(&self, id: &str, version: u64, spec: SecretSpec) -> ApiResult<()> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let spec = convert_data::secret_spec_from_api(&spec).map_err(cluster_error)?;
         m.update_secret(id, version, spec)
             .await
@@ -91,7 +95,7 @@ impl SwarmObjects<SecretSpec, Secret> for SecretsApi {
 
     #[tracing::instrument(skip_all, fields(secret = %id))]
     async fn remove(&self, id: &str) -> ApiResult<()> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         m.remove_secret(id).await.map_err(cluster_error)
     }
 }
@@ -100,7 +104,7 @@ impl SwarmObjects<SecretSpec, Secret> for SecretsApi {
 impl SwarmObjects<ConfigSpec, Config> for SecretsApi {
     #[tracing::instrument(skip_all)]
     async fn list(&self, filters: Filters) -> ApiResult<Vec<Config>> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         filters.validate(FILTERS)?;
         let mut all: Vec<_> = m
             .configs()
@@ -113,21 +117,21 @@ impl SwarmObjects<ConfigSpec, Config> for SecretsApi {
 
     #[tracing::instrument(skip_all)]
     async fn create(&self, spec: ConfigSpec) -> ApiResult<String> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let spec = convert_data::config_spec_from_api(&spec).map_err(cluster_error)?;
         m.create_config(spec).await.map_err(cluster_error)
     }
 
     #[tracing::instrument(skip_all, fields(config = %id))]
     async fn inspect(&self, id: &str) -> ApiResult<Config> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let c = m.find_config(id).map_err(cluster_error)?;
         Ok(convert_data::config_to_api(&c))
     }
 
     #[tracing::instrument(skip_all, fields(config = %id))]
     async fn update(&self, id: &str, version: u64, spec: ConfigSpec) -> ApiResult<()> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let spec = convert_data::config_spec_from_api(&spec).map_err(cluster_error)?;
         m.update_config(id, version, spec)
             .await
@@ -136,7 +140,7 @@ impl SwarmObjects<ConfigSpec, Config> for SecretsApi {
 
     #[tracing::instrument(skip_all, fields(config = %id))]
     async fn remove(&self, id: &str) -> ApiResult<()> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         m.remove_config(id).await.map_err(cluster_error)
     }
 }

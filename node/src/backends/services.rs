@@ -27,8 +27,12 @@ pub struct ServicesApi {
 }
 
 impl ServicesApi {
-    fn manager(&self) -> ApiResult<Arc<ManagerCtx>> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+    async fn manager(&self) -> ApiResult<Arc<ManagerCtx>> {
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         m.check_available().map_err(cluster_error)?;
         Ok(m)
     }
@@ -62,7 +66,7 @@ pub fn service_counts(state: &ClusterState, s: &shoal_scheduler::model::Service)
 impl ServicesBackend for ServicesApi {
     #[tracing::instrument(skip_all)]
     async fn list(&self, filters: Filters, status: bool) -> ApiResult<Vec<Service>> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         filters.validate(&["id", "label", "mode", "name"])?;
         for mode in filters.get("mode") {
             if mode != "replicated" && mode != "global" {
@@ -105,7 +109,7 @@ impl ServicesBackend for ServicesApi {
 
     #[tracing::instrument(skip_all, fields(service = %id))]
     async fn inspect(&self, id: &str, insert_defaults: bool) -> ApiResult<Service> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let s = m.find_service(id).map_err(cluster_error)?;
         Ok(convert_service::service_to_api(&s, insert_defaults, None))
     }
@@ -116,7 +120,7 @@ impl ServicesBackend for ServicesApi {
         spec: ServiceSpec,
         registry_auth: Option<String>,
     ) -> ApiResult<ServiceCreateResponse> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let mut spec = convert_service::service_spec_from_api(&spec).map_err(cluster_error)?;
         // moby's ServiceCreate: the header goes with the tasks to the agents' pulls.
         spec.task_template.container.pull_options = pull_options(registry_auth);
@@ -135,7 +139,7 @@ impl ServicesBackend for ServicesApi {
         spec: ServiceSpec,
         opts: ServiceUpdateOptions,
     ) -> ApiResult<ServiceUpdateResponse> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let spec = if opts.rollback {
             Default::default()
         } else {
@@ -174,13 +178,13 @@ impl ServicesBackend for ServicesApi {
 
     #[tracing::instrument(skip_all, fields(service = %id))]
     async fn remove(&self, id: &str) -> ApiResult<()> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         m.remove_service(id).await.map_err(cluster_error)
     }
 
     #[tracing::instrument(skip_all, fields(service = %id))]
     async fn logs(&self, id: &str, opts: ServiceLogsOptions) -> ApiResult<OutputStream> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let s = m.find_service(id).map_err(cluster_error)?;
         let tasks = m.store().read(|state| {
             state
@@ -198,7 +202,7 @@ impl ServicesBackend for ServicesApi {
 impl TasksBackend for ServicesApi {
     #[tracing::instrument(skip_all)]
     async fn list(&self, filters: Filters) -> ApiResult<Vec<Task>> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         filters.validate(&[
             "desired-state",
             "id",
@@ -286,14 +290,14 @@ impl TasksBackend for ServicesApi {
 
     #[tracing::instrument(skip_all, fields(task = %id))]
     async fn inspect(&self, id: &str) -> ApiResult<Task> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let t = m.find_task(id).map_err(cluster_error)?;
         Ok(convert_service::task_to_api(&t))
     }
 
     #[tracing::instrument(skip_all, fields(task = %id))]
     async fn logs(&self, id: &str, opts: ServiceLogsOptions) -> ApiResult<OutputStream> {
-        let m = self.manager()?;
+        let m = self.manager().await?;
         let t = m.find_task(id).map_err(cluster_error)?;
         super::service_logs::task_logs(&m, vec![t], None, &opts).await
     }

@@ -163,7 +163,11 @@ impl SwarmBackend for SwarmApi {
     }
 
     async fn inspect(&self) -> ApiResult<Swarm> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         m.check_available().map_err(cluster_error)?;
         let c = m.cluster().map_err(cluster_error)?;
         Ok(convert::swarm_to_api(&c, true))
@@ -175,7 +179,11 @@ impl SwarmBackend for SwarmApi {
         spec: SwarmSpec,
         flags: SwarmUpdateFlags,
     ) -> ApiResult<()> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         let current = m.cluster().map_err(cluster_error)?;
         let new = convert::spec_from_api(&current.spec, &spec).map_err(cluster_error)?;
         let signing_ca = convert::signing_ca_from_api(&spec).map_err(cluster_error)?;
@@ -195,7 +203,11 @@ impl SwarmBackend for SwarmApi {
     }
 
     async fn unlock_key(&self) -> ApiResult<UnlockKeyResponse> {
-        let m = self.cluster.manager().map_err(cluster_error)?;
+        let m = self
+            .cluster
+            .manager_settled()
+            .await
+            .map_err(cluster_error)?;
         match m.unlock_key().map_err(cluster_error)? {
             Some(k) => Ok(UnlockKeyResponse {
                 unlock_key: Some(k),

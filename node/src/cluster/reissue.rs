@@ -11,7 +11,7 @@ use super::join::manager_channel;
 use super::local::Certs;
 use super::pb::cluster_client::ClusterClient;
 use super::rpc::{RenewRequest, RenewResponse};
-use super::service::ClusterService;
+use super::service::{ClusterService, Restarting};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -144,6 +144,7 @@ impl ClusterService {
             ca_pem,
         };
         tracing::info!(node.id = %local.node_id, ?role, role_changed, "restarting with a new certificate");
+        let _restarting = Restarting::begin(&self.inner.restarting);
         if let Some(old) = guard.take() {
             old.shutdown().await;
         }
@@ -160,7 +161,11 @@ impl ClusterService {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         self.inner.dir.save(&local, &certs, seal.as_deref())?;
-        *guard = Some(self.start(local, certs).await?);
+        let running = self.start(local, certs).await?;
+        let metrics = running.store.as_ref().map(|s| s.metrics());
+        *guard = Some(running);
+        drop(guard);
+        settle(metrics).await;
         Ok(())
     }
 
@@ -189,6 +194,7 @@ impl ClusterService {
             ca_pem: ca::canonical_pem(&ca_pem),
         };
         tracing::info!(node.id = %local.node_id, "restarting with the new root CA");
+        let _restarting = Restarting::begin(&self.inner.restarting);
         if let Some(old) = guard.take() {
             old.shutdown().await;
         }
@@ -200,7 +206,11 @@ impl ClusterService {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         self.inner.dir.save(&local, &certs, seal.as_deref())?;
-        *guard = Some(self.start(local, certs).await?);
+        let running = self.start(local, certs).await?;
+        let metrics = running.store.as_ref().map(|s| s.metrics());
+        *guard = Some(running);
+        drop(guard);
+        settle(metrics).await;
         Ok(())
     }
 
@@ -227,5 +237,19 @@ impl ClusterService {
         .map_err(ClusterError::from_status)?;
         let reply = c.renew(msg).await.map_err(ClusterError::from_status)?;
         super::rpc::decode(reply.get_ref()).map_err(ClusterError::from_status)
+    }
+}
+
+/// How long a restarted manager waits to learn the leader before the API calls held during
+/// its restart go on (and answer "no leader" if it still has none).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until a restarted manager's Raft member knows the leader, so the API calls held
+/// during the restart find a working manager rather than a member still catching up.
+async fn settle(
+    metrics: Option<tokio::sync::watch::Receiver<shoal_raft::types::typ::RaftMetrics>>,
+) {
+    if let Some(mut rx) = metrics {
+        let _ = tokio::time::timeout(SETTLE, rx.wait_for(|m| m.current_leader.is_some())).await;
     }
 }

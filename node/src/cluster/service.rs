@@ -133,7 +133,29 @@ pub(super) struct Inner {
     /// How this node runs tasks (none: the node joins but runs no tasks, as in the
     /// membership tests).
     pub(super) executor: Mutex<Option<Executor>>,
+    /// How many restarts of the cluster parts (renewal, new root, role change) are under
+    /// way: API calls wait them out instead of answering "not a swarm manager".
+    pub(super) restarting: tokio::sync::watch::Sender<u32>,
 }
+
+/// Marks a restart of this node's cluster parts for as long as it lives.
+pub(super) struct Restarting<'a>(&'a tokio::sync::watch::Sender<u32>);
+
+impl<'a> Restarting<'a> {
+    pub(super) fn begin(tx: &'a tokio::sync::watch::Sender<u32>) -> Self {
+        tx.send_modify(|n| *n += 1);
+        Self(tx)
+    }
+}
+
+impl Drop for Restarting<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// How long an API call waits for a restart of the cluster parts to finish.
+const RESTART_WAIT: Duration = Duration::from_secs(20);
 
 /// What the agent needs to run tasks: the engine (narrowly) and where task secret files go.
 #[derive(Clone)]
@@ -259,6 +281,7 @@ impl ClusterService {
                 locked: Mutex::new(None),
                 sealed_with: Mutex::new(None),
                 executor: Mutex::new(None),
+                restarting: tokio::sync::watch::channel(0).0,
             }),
         }
     }
@@ -317,6 +340,21 @@ impl ClusterService {
         if let Some(r) = running {
             r.shutdown().await;
         }
+    }
+
+    /// The manager handle for API calls: waits out a restart of this node's cluster parts
+    /// (a certificate renewal or a move to a new root, which every node goes through during
+    /// `docker swarm ca --rotate`), so that a client polling this node, such as the CLI's
+    /// rotation progress, does not see it leave the swarm for a moment.
+    ///
+    /// Errors: as [`Self::manager`].
+    pub async fn manager_settled(&self) -> Result<Arc<ManagerCtx>, ClusterError> {
+        let mut rx = self.inner.restarting.subscribe();
+        if *rx.borrow_and_update() > 0 {
+            // Past the wait, answer with whatever state the node is in.
+            let _ = tokio::time::timeout(RESTART_WAIT, rx.wait_for(|n| *n == 0)).await;
+        }
+        self.manager()
     }
 
     /// The manager handle for cluster calls.

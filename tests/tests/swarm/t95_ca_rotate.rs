@@ -75,10 +75,23 @@ fn ca_rotate_moves_every_node_to_a_new_root_and_changes_the_tokens() {
         "3600",
     ]);
 
-    // Detached: the node the CLI polls restarts its cluster parts for its own renewal, and
-    // the attached progress display gives up on the brief "not a swarm manager" answer.
-    let out = leader.docker(&["swarm", "ca", "--rotate", "--detach"]);
+    // Attached, as an operator runs it: the CLI polls the leader's swarm and node list until
+    // every node has a certificate from the new root and trusts it, then prints the new
+    // root. The node it polls restarts its own cluster parts for its renewal on the way;
+    // its API waits that out instead of answering "not a swarm manager".
+    let out = leader.docker(&["swarm", "ca", "--rotate"]);
     assert_eq!(out.code, 0, "swarm ca --rotate: {}", describe(&out));
+    assert!(
+        out.stdout.contains("rotated CA certificates"),
+        "the CLI showed its progress: {}",
+        describe(&out)
+    );
+    let printed = out
+        .stdout
+        .find("-----BEGIN CERTIFICATE-----")
+        .map(|at| out.stdout[at..].trim().to_string())
+        .unwrap_or_else(|| panic!("no root printed: {}", describe(&out)));
+    assert_ne!(printed, old_root.trim(), "the CLI printed the new root");
     let mut last = String::new();
     let done = wait::try_until(CONVERGE, || {
         let leader = c.leader();
@@ -117,6 +130,11 @@ fn ca_rotate_moves_every_node_to_a_new_root_and_changes_the_tokens() {
     let new_root = leader.ok(&["swarm", "ca"]);
     assert!(new_root.contains("BEGIN CERTIFICATE"), "{new_root}");
     assert_ne!(new_root, old_root, "the root changed");
+    assert_eq!(
+        new_root.trim(),
+        printed,
+        "the root the CLI printed is the cluster's"
+    );
     assert_eq!(
         leader.info("{{.Swarm.Cluster.RootRotationInProgress}}"),
         "false"
