@@ -19,6 +19,7 @@ mod t90_volumes;
 mod t90_workdir_escape;
 mod t95_file_modes;
 mod t95_options;
+mod t95_schema_walk;
 mod t96_seccomp;
 mod t97_cp_diff;
 mod t98_resources;

@@ -219,3 +219,78 @@ fn rm_running_needs_force() {
     assert_eq!(r.status, 404, "{}", r.text());
     assert!(r.message().contains("No such container"), "{}", r.message());
 }
+
+#[test]
+fn restart_policies_restart_exited_containers() {
+    let d = shared();
+    // on-failure:2 restarts a failing process twice, then leaves it exited with its code.
+    let failing = unique("rp-fail");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &failing,
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    wait::until(secs(30), "on-failure:2 gives up after two restarts", || {
+        let s = d.cli().fmt(
+            &failing,
+            "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
+        );
+        (s == "exited 2 3").then_some(())
+    });
+    std::thread::sleep(secs(1));
+    assert_eq!(
+        d.cli().fmt(&failing, "{{.RestartCount}}"),
+        "2",
+        "no third restart"
+    );
+
+    // on-failure does not restart a clean exit; always does, until the container is stopped.
+    let clean = unique("rp-clean");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &clean,
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ]);
+    let always = unique("rp-always");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &always,
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.3",
+    ]);
+    wait::until(secs(30), "always restarts a clean exit", || {
+        let n: u32 = d.cli().fmt(&always, "{{.RestartCount}}").parse().ok()?;
+        (n >= 2).then_some(())
+    });
+    assert_eq!(
+        d.cli().fmt(&clean, "{{.State.Status}} {{.RestartCount}}"),
+        "exited 0"
+    );
+    d.ok(&["stop", "-t", "1", &always]);
+    let stopped_at = d.cli().fmt(&always, "{{.RestartCount}}");
+    std::thread::sleep(secs(2));
+    assert_eq!(
+        d.cli().fmt(&always, "{{.State.Status}} {{.RestartCount}}"),
+        format!("exited {stopped_at}"),
+        "a stopped container is not restarted"
+    );
+    d.ok(&["rm", "-f", &failing, &clean, &always]);
+}

@@ -141,3 +141,25 @@ fn unknown_network_is_404() {
         out.stderr
     );
 }
+
+#[test]
+fn network_disabled_leaves_only_loopback() {
+    // `NetworkDisabled` (no CLI flag; SDKs set it): no interface but loopback, as on dockerd.
+    let d = shared();
+    let name = unique("netdisabled");
+    let body = r#"{"Image": "busybox", "Cmd": ["ls", "/sys/class/net"], "NetworkDisabled": true}"#;
+    d.http(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(body),
+    )
+    .expect_status(201);
+    d.ok(&["start", "-a", &name]);
+    let seen: Vec<String> = d
+        .ok(&["logs", &name])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(seen, vec!["lo"], "interfaces with NetworkDisabled");
+    d.ok(&["rm", &name]);
+}

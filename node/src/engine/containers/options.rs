@@ -77,6 +77,14 @@ pub(crate) fn refuse_unsupported(host: &HostConfig) -> EngineResult<()> {
             "Linux containers have only the default isolation",
         ));
     }
+    // Only runc is configured; dockerd refuses a runtime it does not know.
+    if let Some(rt) = host.runtime.as_deref()
+        && !matches!(rt, "" | "runc" | "io.containerd.runc.v2")
+    {
+        return Err(EngineError::Invalid(format!(
+            "unknown or invalid runtime name: {rt} (Runtime: this engine runs runc only)"
+        )));
+    }
     check_security_opts(host)
 }
 
