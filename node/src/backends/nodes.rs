@@ -61,10 +61,9 @@ impl NodesBackend for NodesApi {
         }
         let m = self
             .cluster
-            .manager_settled()
+            .available_manager()
             .await
             .map_err(cluster_error)?;
-        m.check_available().map_err(cluster_error)?;
         let mut nodes: Vec<_> = m
             .nodes()
             .into_iter()
@@ -77,10 +76,9 @@ impl NodesBackend for NodesApi {
     async fn inspect(&self, id: &str) -> ApiResult<Node> {
         let m = self
             .cluster
-            .manager_settled()
+            .available_manager()
             .await
             .map_err(cluster_error)?;
-        m.check_available().map_err(cluster_error)?;
         let n = m.find_node(id).map_err(cluster_error)?;
         Ok(convert::node_to_api(&n))
     }

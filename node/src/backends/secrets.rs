@@ -24,10 +24,9 @@ impl SecretsApi {
     async fn manager(&self) -> ApiResult<std::sync::Arc<ManagerCtx>> {
         let m = self
             .cluster
-            .manager_settled()
+            .available_manager()
             .await
             .map_err(cluster_error)?;
-        m.check_available().map_err(cluster_error)?;
         Ok(m)
     }
 }

@@ -30,10 +30,9 @@ impl ServicesApi {
     async fn manager(&self) -> ApiResult<Arc<ManagerCtx>> {
         let m = self
             .cluster
-            .manager_settled()
+            .available_manager()
             .await
             .map_err(cluster_error)?;
-        m.check_available().map_err(cluster_error)?;
         Ok(m)
     }
 }

@@ -165,10 +165,9 @@ impl SwarmBackend for SwarmApi {
     async fn inspect(&self) -> ApiResult<Swarm> {
         let m = self
             .cluster
-            .manager_settled()
+            .available_manager()
             .await
             .map_err(cluster_error)?;
-        m.check_available().map_err(cluster_error)?;
         let c = m.cluster().map_err(cluster_error)?;
         Ok(convert::swarm_to_api(&c, true))
     }

@@ -8,10 +8,10 @@ use super::ClusterError;
 use super::agent::AgentEvent;
 use super::ca;
 use super::join::manager_channel;
-use super::local::Certs;
+use super::local::{Certs, LocalState};
 use super::pb::cluster_client::ClusterClient;
 use super::rpc::{RenewRequest, RenewResponse};
-use super::service::{ClusterService, Restarting};
+use super::service::{ClusterService, Restarting, Running};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -82,7 +82,7 @@ impl ClusterService {
     /// Gets a fresh certificate from a manager and restarts with it: for a role change
     /// (`want`: the role the managers asked for) or a renewal before expiry (`None`).
     pub(super) async fn reissue(&self, want: Option<NodeRole>) -> Result<(), ClusterError> {
-        let mut guard = self.inner.running.lock().await;
+        let guard = self.inner.running.lock().await;
         let Some(running) = guard.as_ref() else {
             return Ok(());
         };
@@ -144,29 +144,8 @@ impl ClusterService {
             ca_pem,
         };
         tracing::info!(node.id = %local.node_id, ?role, role_changed, "restarting with a new certificate");
-        let _restarting = Restarting::begin(&self.inner.restarting);
-        if let Some(old) = guard.take() {
-            old.shutdown().await;
-        }
-        // Drop the status view's store handle too, so the Raft database can be reopened.
-        *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
-        if role_changed {
-            // A promoted node starts Raft empty and catches up; a demoted one keeps none.
-            self.inner.dir.remove_raft()?;
-        }
-        let seal = self
-            .inner
-            .sealed_with
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        self.inner.dir.save(&local, &certs, seal.as_deref())?;
-        let running = self.start(local, certs).await?;
-        let metrics = running.store.as_ref().map(|s| s.metrics());
-        *guard = Some(running);
-        drop(guard);
-        settle(metrics).await;
-        Ok(())
+        // A promoted node starts Raft empty and catches up; a demoted one keeps none.
+        self.restart_with(guard, local, certs, role_changed).await
     }
 
     /// Moves this node's trust to the cluster's new root once a rotation finished,
@@ -174,7 +153,7 @@ impl ClusterService {
     /// cross-signed certificate to the old one, so nodes that have not moved yet still
     /// verify it.
     pub(super) async fn trust_root(&self, ca_pem: String) -> Result<(), ClusterError> {
-        let mut guard = self.inner.running.lock().await;
+        let guard = self.inner.running.lock().await;
         let Some(running) = guard.as_ref() else {
             return Ok(());
         };
@@ -194,11 +173,28 @@ impl ClusterService {
             ca_pem: ca::canonical_pem(&ca_pem),
         };
         tracing::info!(node.id = %local.node_id, "restarting with the new root CA");
+        self.restart_with(guard, local, certs, false).await
+    }
+
+    /// Stops the running cluster parts, saves the new identity and starts them again,
+    /// holding API calls (through `Restarting`) until the new parts know a leader.
+    /// `fresh_raft` drops the Raft log first, for a node whose role changed.
+    async fn restart_with(
+        &self,
+        mut guard: tokio::sync::MutexGuard<'_, Option<Running>>,
+        local: LocalState,
+        certs: Certs,
+        fresh_raft: bool,
+    ) -> Result<(), ClusterError> {
         let _restarting = Restarting::begin(&self.inner.restarting);
         if let Some(old) = guard.take() {
             old.shutdown().await;
         }
+        // Drop the status view's store handle too, so the Raft database can be reopened.
         *self.inner.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+        if fresh_raft {
+            self.inner.dir.remove_raft()?;
+        }
         let seal = self
             .inner
             .sealed_with

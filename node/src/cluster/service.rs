@@ -357,6 +357,16 @@ impl ClusterService {
         self.manager()
     }
 
+    /// [`Self::manager_settled`] for calls that read or change the cluster's objects: it
+    /// also refuses while the manager has no leader or lost its quorum.
+    ///
+    /// Errors: as [`Self::manager`], and dockerd's "does not have a leader" text (503).
+    pub async fn available_manager(&self) -> Result<Arc<ManagerCtx>, ClusterError> {
+        let m = self.manager_settled().await?;
+        m.check_available()?;
+        Ok(m)
+    }
+
     /// The manager handle for cluster calls.
     ///
     /// Errors: dockerd's "not a swarm manager" texts (503).
