@@ -3,14 +3,17 @@
 //! `max-size`/`max-file` like dockerd's, and a reader that replays, tails
 //! and follows it.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use shoal_api::stream::{OutputChunk, StdStream};
+
+use super::logrotate::RotatingFile;
+pub use super::logrotate::files_oldest_first;
 
 /// Rotation settings from `--log-opt max-size=10m --log-opt max-file=3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,28 +114,14 @@ struct Entry {
 /// Appends output to the container's log, rotating as configured.
 #[derive(Debug)]
 pub struct LogWriter {
-    path: PathBuf,
-    file: File,
-    size: u64,
-    rotation: Rotation,
+    out: RotatingFile,
 }
 
 impl LogWriter {
     /// Opens `path` for appending.
     pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<LogWriter> {
-        use std::os::unix::fs::OpenOptionsExt;
-        // 0640 as dockerd's: output can hold secrets.
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(path)?;
-        let size = file.metadata()?.len();
         Ok(LogWriter {
-            path: path.to_owned(),
-            file,
-            size,
-            rotation,
+            out: RotatingFile::open(path, rotation, false)?,
         })
     }
 
@@ -157,67 +146,10 @@ impl LogWriter {
             };
             serde_json::to_writer(&mut buf, &entry)?;
             buf.push(b'\n');
-            // Like dockerd, rotate before a record that would pass max-size,
-            // so the current file always holds the newest lines.
-            if let Some(max) = self.rotation.max_size
-                && self.size > 0
-                && self.size + buf.len() as u64 > max
-            {
-                self.rotate()?;
-            }
-            self.file.write_all(&buf)?;
-            self.size += buf.len() as u64;
+            self.out.append(&buf)?;
         }
         Ok(())
     }
-
-    fn rotate(&mut self) -> std::io::Result<()> {
-        let keep = self.rotation.max_file;
-        if keep <= 1 {
-            self.file.set_len(0)?;
-            self.file.seek(SeekFrom::Start(0))?;
-            self.size = 0;
-            return Ok(());
-        }
-        // Rotated files are numbered without gaps: shift only those that exist, so a large
-        // max-file costs nothing until that many files are there.
-        let existing = (1..keep)
-            .take_while(|&i| rotated(&self.path, i).exists())
-            .count() as u32;
-        for i in (1..=existing.min(keep - 2)).rev() {
-            std::fs::rename(rotated(&self.path, i), rotated(&self.path, i + 1))?;
-        }
-        std::fs::rename(&self.path, rotated(&self.path, 1))?;
-        self.file = {
-            use std::os::unix::fs::OpenOptionsExt;
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .open(&self.path)?
-        };
-        self.size = 0;
-        Ok(())
-    }
-}
-
-fn rotated(path: &Path, i: u32) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{i}"));
-    PathBuf::from(s)
-}
-
-/// The log files of a container, oldest first.
-pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut i = 1;
-    while rotated(path, i).exists() {
-        out.push(rotated(path, i));
-        i += 1;
-    }
-    out.reverse();
-    out.push(path.to_owned());
-    out
 }
 
 /// Decodes one log line; None for a torn or foreign line.

@@ -20,6 +20,7 @@ pub mod health;
 pub mod hub;
 pub mod logdriver;
 pub mod logfile;
+pub mod logrotate;
 pub mod monitor;
 pub mod names;
 pub mod pull;

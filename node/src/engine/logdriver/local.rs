@@ -5,15 +5,16 @@
 //! of a file without reading it all. Rotated files are `<path>.1[.gz]`, `<path>.2[.gz]`...,
 //! newest first, like dockerd's local driver.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use shoal_api::stream::{OutputChunk, StdStream};
 
 use super::super::logfile::Rotation;
+use super::super::logrotate::{RotatingFile, files_oldest_first};
 
 /// Largest record accepted when reading; anything larger is a corrupt length.
 const MAX_RECORD: u32 = 16 * 1024 * 1024;
@@ -21,11 +22,7 @@ const MAX_RECORD: u32 = 16 * 1024 * 1024;
 /// Appends records to a local-format file, rotating by size.
 #[derive(Debug)]
 pub struct LocalWriter {
-    path: PathBuf,
-    file: File,
-    size: u64,
-    rotation: Rotation,
-    compress: bool,
+    out: RotatingFile,
 }
 
 fn encode(chunk: &OutputChunk, buf: &mut Vec<u8>) {
@@ -50,28 +47,13 @@ fn encode(chunk: &OutputChunk, buf: &mut Vec<u8>) {
 impl LocalWriter {
     /// Opens `path` for appending (mode 0640, as dockerd's log files).
     pub fn open(path: &Path, rotation: Rotation, compress: bool) -> std::io::Result<LocalWriter> {
-        use std::os::unix::fs::OpenOptionsExt;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(path)?;
-        let size = file.metadata()?.len();
         Ok(LocalWriter {
-            path: path.to_owned(),
-            file,
-            size,
-            rotation,
-            compress,
+            out: RotatingFile::open(path, rotation, compress)?,
         })
     }
 
     /// Writes one record per line of the chunk (a trailing partial line is its own
-    /// record, so the concatenated log equals what was written), rotating before a
-    /// record that would pass max-size.
+    /// record, so the concatenated log equals what was written).
     pub fn write(&mut self, chunk: &OutputChunk) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(256);
         for piece in chunk.data.split_inclusive(|b| *b == b'\n') {
@@ -81,93 +63,10 @@ impl LocalWriter {
                 timestamp: chunk.timestamp,
             };
             encode(&line, &mut buf);
-            if let Some(max) = self.rotation.max_size
-                && self.size > 0
-                && self.size + buf.len() as u64 > max
-            {
-                self.rotate()?;
-            }
-            self.file.write_all(&buf)?;
-            self.size += buf.len() as u64;
+            self.out.append(&buf)?;
         }
         Ok(())
     }
-
-    fn rotate(&mut self) -> std::io::Result<()> {
-        let keep = self.rotation.max_file;
-        if keep <= 1 {
-            self.file.set_len(0)?;
-            self.file.seek(SeekFrom::Start(0))?;
-            self.size = 0;
-            return Ok(());
-        }
-        // Drop the oldest, shift the rest up by one.
-        for ext in ["", ".gz"] {
-            let _ = std::fs::remove_file(with_ext(&rotated(&self.path, keep - 1), ext));
-        }
-        for i in (1..keep - 1).rev() {
-            for ext in ["", ".gz"] {
-                let from = with_ext(&rotated(&self.path, i), ext);
-                if from.exists() {
-                    std::fs::rename(&from, with_ext(&rotated(&self.path, i + 1), ext))?;
-                }
-            }
-        }
-        let first = rotated(&self.path, 1);
-        std::fs::rename(&self.path, &first)?;
-        if self.compress {
-            compress(&first)?;
-        }
-        *self = LocalWriter::open(&self.path, self.rotation, self.compress)?;
-        Ok(())
-    }
-}
-
-/// Replaces `path` with `path.gz` (written aside, then renamed, so a reader
-/// sees one or the other whole).
-fn compress(path: &Path) -> std::io::Result<()> {
-    let gz = with_ext(path, ".gz");
-    let tmp = with_ext(path, ".gz.tmp");
-    {
-        let mut src = File::open(path)?;
-        let out = File::create(&tmp)?;
-        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-        std::io::copy(&mut src, &mut enc)?;
-        enc.finish()?.sync_all()?;
-    }
-    std::fs::rename(&tmp, &gz)?;
-    std::fs::remove_file(path)
-}
-
-fn with_ext(path: &Path, ext: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(ext);
-    PathBuf::from(s)
-}
-
-fn rotated(path: &Path, i: u32) -> PathBuf {
-    with_ext(path, &format!(".{i}"))
-}
-
-/// The rotated files (plain or gzipped), oldest first, then the current one.
-pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut i = 1;
-    loop {
-        let plain = rotated(path, i);
-        let gz = with_ext(&plain, ".gz");
-        if plain.exists() {
-            out.push(plain);
-        } else if gz.exists() {
-            out.push(gz);
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    out.reverse();
-    out.push(path.to_owned());
-    out
 }
 
 fn decode(rec: &[u8]) -> Option<OutputChunk> {
@@ -284,6 +183,7 @@ pub fn read_all(path: &Path) -> (Vec<OutputChunk>, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn chunk(s: &str) -> OutputChunk {
         OutputChunk {
