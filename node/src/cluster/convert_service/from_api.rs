@@ -55,6 +55,19 @@ pub fn service_spec_from_api(s: &m::ServiceSpec) -> Result<ServiceSpec, ClusterE
     for n in s.networks.iter().flatten() {
         networks.push(NetworkId::new(n.target.clone().unwrap_or_default()));
     }
+    // UpdateConfig and RollbackConfig are two generated types with the same fields.
+    macro_rules! update_config {
+        ($u:expr) => {
+            update_config_from_api(
+                $u.parallelism,
+                $u.delay,
+                $u.failure_action.map(|a| a.to_string()),
+                $u.monitor,
+                $u.max_failure_ratio,
+                $u.order.map(|o| o.to_string()),
+            )
+        };
+    }
     Ok(ServiceSpec {
         name: s.name.clone().unwrap_or_default(),
         labels: btree(&s.labels),
@@ -64,30 +77,12 @@ pub fn service_spec_from_api(s: &m::ServiceSpec) -> Result<ServiceSpec, ClusterE
         update_config: s
             .update_config
             .as_ref()
-            .map(|u| {
-                update_config_from_api(
-                    u.parallelism,
-                    u.delay,
-                    u.failure_action.map(|a| a.to_string()),
-                    u.monitor,
-                    u.max_failure_ratio,
-                    u.order.map(|o| o.to_string()),
-                )
-            })
+            .map(|u| update_config!(u))
             .transpose()?,
         rollback_config: s
             .rollback_config
             .as_ref()
-            .map(|u| {
-                update_config_from_api(
-                    u.parallelism,
-                    u.delay,
-                    u.failure_action.map(|a| a.to_string()),
-                    u.monitor,
-                    u.max_failure_ratio,
-                    u.order.map(|o| o.to_string()),
-                )
-            })
+            .map(|u| update_config!(u))
             .transpose()?,
         endpoint_spec: endpoint_from_api(s.endpoint_spec.as_ref())?,
     })
