@@ -8,10 +8,15 @@
 //!
 //! With a [`ValueCipher`], entry values are encrypted (they carry cluster objects); keys and
 //! the `raft_meta` values (vote, log ids, owner) stay plaintext.
+//!
+//! The newest entries are also kept in memory ([`RecentEntries`]): the leader reads every
+//! entry back once per follower to replicate it and every member once more to apply it,
+//! and serving those reads from memory spares a decode (and decryption) each time.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
@@ -30,7 +35,94 @@ const OWNER: &[u8] = b"owner";
 /// A log flush slower than this is logged: it delays every write behind it.
 const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Most encoded bytes of entries kept in memory (a few seconds of writes at full speed:
+/// replication and apply read far behind the newest entry only when a follower lags).
+const RECENT_BYTES: usize = 32 * 1024 * 1024;
+
 type Result<T> = std::result::Result<T, typ::StorageError>;
+
+/// The newest log entries, contiguous, ending at the last entry of the log (when not
+/// empty): every append adds to the back, truncation and purges cut both the log and this.
+#[derive(Debug, Default)]
+struct RecentEntries {
+    /// Entries with their encoded size.
+    entries: VecDeque<(typ::Entry, usize)>,
+    bytes: usize,
+}
+
+impl RecentEntries {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|(e, _)| e.log_id.index)
+    }
+
+    fn push(&mut self, entry: typ::Entry, size: usize) {
+        let next = self.entries.back().map(|(e, _)| e.log_id.index + 1);
+        if next.is_some_and(|n| n != entry.log_id.index) {
+            // Not adjacent (after the log was replaced by a snapshot, or an entry rewritten
+            // in place): start again from this one, so what is here always matches the disk.
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+        self.entries.push_back((entry, size));
+        while self.bytes > RECENT_BYTES && self.entries.len() > 1 {
+            if let Some((_, n)) = self.entries.pop_front() {
+                self.bytes -= n;
+            }
+        }
+    }
+
+    /// Drops entries at `index` and after.
+    fn truncate(&mut self, index: u64) {
+        while self
+            .entries
+            .back()
+            .is_some_and(|(e, _)| e.log_id.index >= index)
+        {
+            if let Some((_, n)) = self.entries.pop_back() {
+                self.bytes -= n;
+            }
+        }
+    }
+
+    /// Drops entries up to `index`.
+    fn purge(&mut self, index: u64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|(e, _)| e.log_id.index <= index)
+        {
+            if let Some((_, n)) = self.entries.pop_front() {
+                self.bytes -= n;
+            }
+        }
+    }
+
+    /// The entries of `range` (from `start`), if every one of them is here. An open end
+    /// is left to the disk: only a bounded range proves nothing is missing after the back.
+    fn get<RB: RangeBounds<u64>>(&self, start: u64, range: &RB) -> Option<Vec<typ::Entry>> {
+        let end = match range.end_bound() {
+            Bound::Included(x) => x.checked_add(1)?,
+            Bound::Excluded(x) => *x,
+            Bound::Unbounded => return None,
+        };
+        let first = self.first_index()?;
+        let after_back = self.entries.back()?.0.log_id.index + 1;
+        if start < first || end > after_back {
+            return None;
+        }
+        let skip = usize::try_from(start - first).ok()?;
+        let take = usize::try_from(end.saturating_sub(start)).ok()?;
+        Some(
+            self.entries
+                .iter()
+                .skip(skip)
+                .take(take)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
+    }
+}
 
 /// The sled-backed [`RaftLogStorage`]. Cloning shares the same trees (used as the log reader).
 #[derive(Debug, Clone)]
@@ -39,6 +131,7 @@ pub struct LogStore {
     logs: sled::Tree,
     meta: sled::Tree,
     cipher: Option<Arc<ValueCipher>>,
+    recent: Arc<Mutex<RecentEntries>>,
     pub(crate) stats: Arc<WriteCounters>,
     /// Serializes background purges.
     purging: Arc<std::sync::Mutex<()>>,
@@ -72,9 +165,15 @@ impl LogStore {
             logs: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             cipher,
+            recent: Arc::default(),
             stats: Arc::default(),
             purging: Arc::default(),
         })
+    }
+
+    fn recent(&self) -> MutexGuard<'_, RecentEntries> {
+        // Every change to it is a single push or pop: a panic cannot leave it half-done.
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Decodes the entry value stored at `index`.
@@ -151,6 +250,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Some(p) => start.max(p.index.saturating_add(1)),
             None => start,
         };
+        if let Some(hit) = self.recent().get(start, &range) {
+            return Ok(hit);
+        }
         let mut out = Vec::new();
         for item in self.logs.range(key(start)..) {
             let (k, v) = item.map_err(|e| StorageIOError::read_logs(&e))?;
@@ -230,18 +332,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let span = tracing::debug_span!("raft.append", entries = tracing::field::Empty);
         let guard = span.enter();
         let mut batch = sled::Batch::default();
-        let mut n = 0usize;
+        let mut appended = Vec::new();
         for entry in entries {
             let raw = self
                 .encode_entry(&entry)
                 .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
+            let size = raw.len();
             batch.insert(&key(entry.log_id.index), raw);
-            n += 1;
+            appended.push((entry, size));
         }
+        let n = appended.len();
         span.record("entries", n);
         self.logs
             .apply_batch(batch)
             .map_err(|e| StorageIOError::write_logs(&e))?;
+        {
+            let mut recent = self.recent();
+            for (entry, size) in appended {
+                recent.push(entry, size);
+            }
+        }
         drop(guard);
         // Entries are readable now; they are durable once the flush completes. One flush
         // covers every entry of the call (openraft hands a follower all entries of an
@@ -266,6 +376,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: typ::LogId) -> Result<()> {
         tracing::debug!(raft.index = log_id.index, "truncate log");
+        self.recent().truncate(log_id.index);
         let mut batch = sled::Batch::default();
         for item in self.logs.range(key(log_id.index)..) {
             let (k, _) = item.map_err(|e| StorageIOError::write_logs(&e))?;
@@ -286,6 +397,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // removes. Purges are serialized so an older one never runs after a newer one.
         tracing::debug!(raft.index = log_id.index, "purge log");
         self.write_meta(LAST_PURGED, &log_id)?;
+        self.recent().purge(log_id.index);
         let (db, logs, lock) = (self.db.clone(), self.logs.clone(), self.purging.clone());
         let upto = log_id.index;
         tokio::task::spawn_blocking(move || {
@@ -322,6 +434,47 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn blank(index: u64) -> typ::Entry {
+        typ::Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: openraft::EntryPayload::Blank,
+        }
+    }
+
+    fn indexes(v: Option<Vec<typ::Entry>>) -> Option<Vec<u64>> {
+        v.map(|v| v.iter().map(|e| e.log_id.index).collect())
+    }
+
+    /// The in-memory entries answer only ranges they wholly hold, and follow truncation,
+    /// purges, a rewritten entry and the byte bound.
+    #[test]
+    fn recent_entries_answer_only_what_they_hold() {
+        let mut r = RecentEntries::default();
+        for i in 5..=9 {
+            r.push(blank(i), 10);
+        }
+        assert_eq!(indexes(r.get(6, &(6..9))), Some(vec![6, 7, 8]));
+        assert_eq!(indexes(r.get(9, &(9..=9))), Some(vec![9]));
+        assert_eq!(indexes(r.get(4, &(4..9))), None, "starts before the first");
+        assert_eq!(indexes(r.get(8, &(8..11))), None, "ends after the last");
+        assert_eq!(indexes(r.get(8, &(8..))), None, "an open end goes to disk");
+        r.truncate(8);
+        assert_eq!(indexes(r.get(7, &(7..9))), None);
+        r.push(blank(8), 10);
+        r.purge(6);
+        assert_eq!(indexes(r.get(7, &(7..9))), Some(vec![7, 8]));
+        assert_eq!(indexes(r.get(6, &(6..9))), None);
+        // An entry rewritten in place (or a jump): only it is kept.
+        r.push(blank(7), 10);
+        assert_eq!(indexes(r.get(7, &(7..8))), Some(vec![7]));
+        assert_eq!(indexes(r.get(8, &(8..9))), None);
+        assert_eq!(r.bytes, 10);
+        // The byte bound evicts from the front.
+        r.push(blank(8), RECENT_BYTES);
+        assert_eq!(indexes(r.get(7, &(7..9))), None);
+        assert_eq!(indexes(r.get(8, &(8..9))), Some(vec![8]));
+    }
 
     /// An entry stored as JSON, as every version before the binary encoding wrote it,
     /// still reads from the log (next to a binary one), also as the last log id.

@@ -1,24 +1,31 @@
-//! The Raft state machine: [`ClusterState`] in memory, mirrored object by object in sled.
+//! The Raft state machine: [`ClusterState`] in memory, made durable by the Raft log and
+//! snapshot files, as swarmkit's memory store is.
 //!
-//! Every `apply` call writes the changed objects, `last_applied` and `last_membership` in one
-//! sled batch, so what is on disk is always the state as of exactly `last_applied`. It is not
-//! flushed per apply: after a crash the log (flushed on append) is re-applied from there.
-//! Before a snapshot is built the database is flushed, because once a snapshot exists openraft
-//! may purge the log entries the on-disk state would otherwise need.
+//! `apply` changes memory only: the entries it applies are already flushed in the log, and
+//! after a restart openraft re-applies the committed entries above the state's
+//! `last_applied`. The state on disk is the newest snapshot file (written and synced before
+//! openraft may purge the log entries it covers). Writing every object on every apply, as
+//! earlier versions did into the `state` tree, doubled the disk writes of each change.
+//!
+//! The `state` tree still holds the removed-member list (rarely changed, not part of the
+//! snapshot data) and, on a store written by an earlier version, that version's object
+//! mirror with its `last_applied`: it is loaded when it is newer than the newest snapshot
+//! file and cleared once a snapshot covering it is saved.
 //!
 //! After apply, events go out on a broadcast channel while the write lock is still held, so a
 //! watcher that takes the read lock to copy the state and subscribe sees no gap and no
 //! duplicate (see [`crate::watch`]).
 //!
 //! With a [`ValueCipher`] every value of the `state` tree is encrypted (keys, which are kind
-//! and ID, stay plaintext so the tree can still be scanned by prefix).
+//! and ID, stay plaintext so the tree can still be scanned by prefix), and so are snapshot
+//! files.
 
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
-use shoal_scheduler::model::{ClusterState, ObjectRef, StoreEvent, StoreObject};
+use shoal_scheduler::model::{ClusterState, StoreEvent, StoreObject};
 use tokio::sync::broadcast;
 
 use crate::cipher::{ValueCipher, open_opt, seal_opt};
@@ -80,6 +87,9 @@ pub(crate) struct Shared {
     snapshots: SnapshotDir,
     keep_old_default: u64,
     cipher: Option<Arc<ValueCipher>>,
+    /// The `state` tree still holds an earlier version's object mirror, to clear once a
+    /// snapshot file covers it.
+    legacy: std::sync::atomic::AtomicBool,
     pub(crate) stats: Arc<WriteCounters>,
     /// Unit tests only: make the next apply fail after memory was changed.
     #[cfg(test)]
@@ -131,6 +141,27 @@ impl Shared {
         Ok(())
     }
 
+    /// Removes an earlier version's object mirror from the `state` tree, once a saved
+    /// snapshot file is at least as new (blocking).
+    fn clear_legacy(&self) -> std::result::Result<(), sled::Error> {
+        if !self.legacy.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for k in self.tree.scan_prefix(OBJ_PREFIX).keys() {
+            batch.remove(k?);
+        }
+        batch.remove(LAST_APPLIED);
+        batch.remove(MEMBERSHIP);
+        self.tree.apply_batch(batch)?;
+        self.legacy
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(
+            "object mirror of an earlier version cleared: snapshot files hold the state"
+        );
+        Ok(())
+    }
+
     /// Number of snapshot files on disk (for tests and metrics).
     pub(crate) fn snapshot_files(&self) -> std::io::Result<usize> {
         self.snapshots.count()
@@ -143,7 +174,9 @@ pub struct StateMachine {
     pub(crate) shared: Arc<Shared>,
 }
 
-fn obj_key(r: &ObjectRef) -> Vec<u8> {
+/// The key of an object in an earlier version's object mirror (written by tests only now).
+#[cfg(test)]
+fn obj_key(r: &shoal_scheduler::model::ObjectRef) -> Vec<u8> {
     let mut k = OBJ_PREFIX.to_vec();
     k.extend_from_slice(r.kind().as_str().as_bytes());
     k.push(b'/');
@@ -178,7 +211,8 @@ fn from_json<T: serde::de::DeserializeOwned>(
 }
 
 impl StateMachine {
-    /// Loads the state machine from `db` (tree `state`) and the snapshot directory.
+    /// Loads the state machine: the newest snapshot file, or the object mirror of the
+    /// `state` tree an earlier version wrote when that is newer.
     ///
     /// `keep_old_default` applies until a cluster object carries `KeepOldSnapshots`;
     /// `event_capacity` bounds the watch channel (a slower watcher re-snapshots); values are
@@ -194,23 +228,38 @@ impl StateMachine {
         let tree = db
             .open_tree("state")
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let mut state = ClusterState::default();
-        for item in tree.scan_prefix(OBJ_PREFIX) {
-            let (k, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
-            let obj: StoreObject = from_json(c, &k, &v)?;
-            state.put(obj);
-        }
         let read = |k: &[u8]| -> Result<Option<sled::IVec>> {
             tree.get(k)
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
-        let last_applied = match read(LAST_APPLIED)? {
+        let legacy_applied: Option<typ::LogId> = match read(LAST_APPLIED)? {
             Some(v) => from_json(c, LAST_APPLIED, &v)?,
             None => None,
         };
-        let last_membership = match read(MEMBERSHIP)? {
-            Some(v) => from_json(c, MEMBERSHIP, &v)?,
-            None => typ::StoredMembership::default(),
+        let snapshot = snapshots
+            .load_current()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let snapshot_applied = snapshot.as_ref().and_then(|(m, _)| m.last_log_id);
+        let legacy = legacy_applied.is_some() || tree.scan_prefix(OBJ_PREFIX).next().is_some();
+        let (state, last_applied, last_membership) = match snapshot {
+            Some((meta, data)) if legacy_applied <= snapshot_applied => {
+                let state = decode_state(&data)
+                    .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+                (state, meta.last_log_id, meta.last_membership)
+            }
+            _ => {
+                let mut state = ClusterState::default();
+                for item in tree.scan_prefix(OBJ_PREFIX) {
+                    let (k, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
+                    let obj: StoreObject = from_json(c, &k, &v)?;
+                    state.put(obj);
+                }
+                let membership = match read(MEMBERSHIP)? {
+                    Some(v) => from_json(c, MEMBERSHIP, &v)?,
+                    None => typ::StoredMembership::default(),
+                };
+                (state, legacy_applied, membership)
+            }
         };
         let removed = match read(REMOVED)? {
             Some(v) => from_json(c, REMOVED, &v)?,
@@ -232,6 +281,7 @@ impl StateMachine {
                 snapshots,
                 keep_old_default,
                 cipher,
+                legacy: std::sync::atomic::AtomicBool::new(legacy),
                 stats: Arc::default(),
                 #[cfg(test)]
                 fail_next_write: std::sync::atomic::AtomicBool::new(false),
@@ -263,7 +313,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         };
         let copy_took = copy_started.elapsed();
         self.shared.stats.record_snapshot_copy(copy_took);
-        // The on-disk state must be at least as new as the snapshot before logs are purged.
+        // The removed-member list (not in the snapshot) must be durable before openraft may
+        // purge the membership entries it was derived from.
         self.shared
             .db
             .flush_async()
@@ -285,6 +336,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             let keep_old = shared.keep_old(&state);
             let data = encode_state(&state)?;
             shared.snapshots.save(&meta2, &data, seq, keep_old)?;
+            shared.clear_legacy().map_err(std::io::Error::other)?;
             Ok(data)
         })
         .await
@@ -303,10 +355,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     }
 }
 
-/// What one `apply` call accumulates before it is written.
+/// What one `apply` call accumulates.
 #[derive(Default)]
 struct ApplyWork {
-    batch: sled::Batch,
+    /// The removed-member list changed and must be written.
+    removed_changed: bool,
     events: Vec<StoreEvent>,
     replies: Vec<Response>,
     ops: usize,
@@ -359,7 +412,9 @@ impl StateMachine {
                 }
                 EntryPayload::Membership(m) => {
                     let new = typ::StoredMembership::new(Some(ent.log_id), m);
+                    let before = inner.removed.clone();
                     track_removed(&mut inner.removed, &inner.last_membership, &new);
+                    work.removed_changed |= inner.removed != before;
                     inner.last_membership = new;
                     Response::empty()
                 }
@@ -370,8 +425,8 @@ impl StateMachine {
         Ok(())
     }
 
-    /// Applies one command (all-or-nothing on its own) and stages its object writes. The
-    /// outer error is a storage failure; the inner one is the command's own rejection.
+    /// Applies one command (all-or-nothing on its own) and collects its events. The outer
+    /// error is a storage failure; the inner one is the command's own rejection.
     fn apply_command(
         &self,
         state: &mut ClusterState,
@@ -379,22 +434,9 @@ impl StateMachine {
         cmd: shoal_scheduler::model::ClusterCommand,
         work: &mut ApplyWork,
     ) -> Result<std::result::Result<Vec<StoreEvent>, shoal_scheduler::model::ApplyError>> {
-        let c = self.shared.cipher.as_deref();
         let result = state.apply(index, cmd);
         if let Ok(evs) = &result {
-            // Pushed before encoding, so a failed encode still undoes this command.
             work.events.extend(evs.iter().cloned());
-            for ev in evs {
-                match ev {
-                    StoreEvent::Created(o) | StoreEvent::Updated { new: o, .. } => {
-                        let k = obj_key(&o.object_ref());
-                        let v = json(c, &k, o)?;
-                        work.batch.insert(k, v);
-                    }
-                    StoreEvent::Deleted(o) => work.batch.remove(obj_key(&o.object_ref())),
-                    StoreEvent::Commit { .. } => {}
-                }
-            }
         }
         Ok(result)
     }
@@ -422,24 +464,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             inner.removed.clone(),
         );
         let mut work = ApplyWork::default();
-        // Memory is changed first (apply computes the events), then everything is encoded
-        // and written in one batch. If encoding or the write fails, the in-memory changes
-        // are undone from the events, so memory never runs ahead of disk.
+        // Memory only: the entries are durable in the log and snapshots carry the state.
+        // The one write, the removed-member list after a membership change, is undone from
+        // the events if it fails, so memory never runs ahead of what a restart rebuilds.
         let res = self
             .apply_entries(&mut inner, entries, &mut work)
             .and_then(|()| {
-                let c = self.shared.cipher.as_deref();
-                work.batch
-                    .insert(LAST_APPLIED, json(c, LAST_APPLIED, &inner.last_applied)?);
-                work.batch
-                    .insert(MEMBERSHIP, json(c, MEMBERSHIP, &inner.last_membership)?);
-                work.batch
-                    .insert(REMOVED, json(c, REMOVED, &inner.removed)?);
                 self.shared.check_injected_failure()?;
-                self.shared
-                    .tree
-                    .apply_batch(std::mem::take(&mut work.batch))
-                    .map_err(|e| StorageIOError::write_state_machine(&e).into())
+                if work.removed_changed {
+                    let c = self.shared.cipher.as_deref();
+                    self.shared
+                        .tree
+                        .insert(REMOVED, json(c, REMOVED, &inner.removed)?)
+                        .map_err(|e| StorageIOError::write_state_machine(&e))?;
+                }
+                Ok(())
             });
         if let Err(e) = res {
             undo(&mut inner.state, &work.events);
@@ -482,35 +521,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             track_removed(&mut removed, &inner.last_membership, &meta.last_membership);
             removed
         };
-        // Decoding, encoding every object and writing them is seconds of CPU and I/O for a
-        // large store: all of it runs on a blocking thread, not on the runtime's workers
-        // (which carry this member's heartbeats and RPCs).
+        // Decoding a large state is a second of CPU or more: on a blocking thread, not on
+        // the runtime's workers (which carry this member's heartbeats and RPCs). Only the
+        // removed-member list is written to the tree; the snapshot file is the state on disk.
         let shared = self.shared.clone();
         let meta2 = meta.clone();
         let removed2 = removed.clone();
         let (state, data) = tokio::task::spawn_blocking(move || -> Result<_> {
             let state = decode_state(&data)
                 .map_err(|e| StorageIOError::read_snapshot(Some(meta2.signature()), &e))?;
-            // Replace the on-disk state in one atomic batch: drop every old object, write
-            // the new. Written before the lock is taken: apply and install are serialized
-            // by openraft's state-machine worker, so nothing else writes the tree meanwhile,
-            // and readers are only held for the swap below.
             let c = shared.cipher.as_deref();
-            let mut batch = sled::Batch::default();
-            for k in shared.tree.scan_prefix(OBJ_PREFIX).keys() {
-                batch.remove(k.map_err(|e| StorageIOError::write_state_machine(&e))?);
-            }
-            for obj in state.all_objects() {
-                let k = obj_key(&obj.object_ref());
-                let v = json(c, &k, &obj)?;
-                batch.insert(k, v);
-            }
-            batch.insert(LAST_APPLIED, json(c, LAST_APPLIED, &meta2.last_log_id)?);
-            batch.insert(MEMBERSHIP, json(c, MEMBERSHIP, &meta2.last_membership)?);
-            batch.insert(REMOVED, json(c, REMOVED, &removed2)?);
             shared
                 .tree
-                .apply_batch(batch)
+                .insert(REMOVED, json(c, REMOVED, &removed2)?)
                 .map_err(|e| StorageIOError::write_state_machine(&e))?;
             Ok((state, data))
         })
@@ -530,17 +553,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // Freeing a large state takes a while; not under the lock, not on this task.
         tokio::task::spawn_blocking(move || drop(old_state));
 
-        self.shared
-            .db
-            .flush_async()
-            .await
-            .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        // Saved before openraft, once this returns, drops the log the snapshot replaces.
         let seq = self.shared.snapshots.next_seq();
         let (shared, meta2) = (self.shared.clone(), meta.clone());
-        tokio::task::spawn_blocking(move || shared.snapshots.save(&meta2, &data, seq, keep_old))
-            .await
-            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
-            .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            shared.db.flush().map_err(std::io::Error::other)?;
+            shared.snapshots.save(&meta2, &data, seq, keep_old)?;
+            shared.clear_legacy().map_err(std::io::Error::other)
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
+        .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
         tracing::info!(
             raft.index = meta.last_log_id.map(|l| l.index),
             objects,
@@ -595,47 +618,86 @@ mod tests {
         )
     }
 
-    /// Objects stored as JSON by earlier versions load next to binary ones, and a JSON
-    /// `last_applied` still reads.
+    /// The object mirror an earlier version wrote in the `state` tree (binary and JSON
+    /// values, a JSON `last_applied`) loads; the first snapshot saved afterwards replaces
+    /// it, and the next open reads that snapshot.
     #[tokio::test]
-    async fn json_values_of_earlier_versions_load() {
+    async fn object_mirror_of_earlier_versions_loads_until_a_snapshot_covers_it() {
+        let td = tempfile::tempdir().unwrap();
+        {
+            let (_log, sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+            let tree = &sm.shared.tree;
+            for (id, binary) in [("n0", false), ("n1", true)] {
+                let ClusterCommand::Create(obj) = node(id) else {
+                    unreachable!()
+                };
+                let v = if binary {
+                    crate::codec::encode(&obj).unwrap()
+                } else {
+                    serde_json::to_vec(&obj).unwrap()
+                };
+                tree.insert(obj_key(&obj.object_ref()), v).unwrap();
+            }
+            let last = serde_json::to_vec(&Some(LogId::new(CommittedLeaderId::new(1, 1), 2)));
+            tree.insert(LAST_APPLIED, last.unwrap()).unwrap();
+            sm.shared.flush().await.unwrap();
+        }
+        let (log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        assert_eq!(sm.read(|s| s.nodes().len()), 2);
+        assert_eq!(
+            sm.applied_state().await.unwrap().0.map(|l| l.index),
+            Some(2)
+        );
+        sm.apply(vec![entry(3, node("n3"))]).await.unwrap();
+        let snap = sm.get_snapshot_builder().await.build_snapshot().await;
+        assert_eq!(snap.unwrap().meta.last_log_id.map(|l| l.index), Some(3));
+        assert!(sm.shared.tree.scan_prefix(OBJ_PREFIX).next().is_none());
+        assert!(sm.shared.tree.get(LAST_APPLIED).unwrap().is_none());
+        drop((sm, log));
+        let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        assert_eq!(sm.read(|s| s.nodes().len()), 3);
+        assert_eq!(
+            sm.applied_state().await.unwrap().0.map(|l| l.index),
+            Some(3)
+        );
+    }
+
+    /// Apply writes no object to disk: a restart without a snapshot starts from nothing
+    /// (openraft re-applies the committed log), and one with a snapshot starts from it.
+    #[tokio::test]
+    async fn restart_state_is_the_newest_snapshot() {
         let td = tempfile::tempdir().unwrap();
         {
             let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
             sm.apply(vec![entry(1, node("n1"))]).await.unwrap();
-            sm.shared.flush().await.unwrap();
-            let ClusterCommand::Create(obj) = node("n0") else {
-                unreachable!()
-            };
-            let tree = &sm.shared.tree;
-            assert_eq!(
-                tree.get(obj_key(&ObjectRef::Node(NodeId::new("n1"))))
-                    .unwrap()
-                    .unwrap()[0],
-                crate::codec::BINARY_TAG
-            );
-            tree.insert(
-                obj_key(&obj.object_ref()),
-                serde_json::to_vec(&obj).unwrap(),
-            )
-            .unwrap();
-            let last = serde_json::to_vec(&Some(LogId::new(CommittedLeaderId::new(1, 1), 1)));
-            tree.insert(LAST_APPLIED, last.unwrap()).unwrap();
-            sm.shared.flush().await.unwrap();
+            assert!(sm.shared.tree.iter().next().is_none(), "nothing written");
         }
+        let (log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        assert_eq!(sm.applied_state().await.unwrap().0, None);
+        assert_eq!(sm.read(|s| s.nodes().len()), 0);
+        sm.apply(vec![entry(1, node("n1")), entry(2, node("n2"))])
+            .await
+            .unwrap();
+        sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        sm.apply(vec![entry(3, node("n3"))]).await.unwrap();
+        drop((sm, log));
         let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
-        assert_eq!(sm.read(|s| s.nodes().len()), 2);
         assert_eq!(
             sm.applied_state().await.unwrap().0.map(|l| l.index),
-            Some(1)
+            Some(2)
         );
+        assert_eq!(sm.read(|s| s.nodes().len()), 2);
     }
 
-    /// A failed write leaves memory exactly as it was (and as disk is): all or nothing.
+    /// A failed write leaves memory exactly as it was: all or nothing.
     #[tokio::test]
     async fn failed_write_rolls_memory_back() {
         let td = tempfile::tempdir().unwrap();
-        let (log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
+        let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
         sm.apply(vec![entry(1, node("n1"))]).await.unwrap();
         let before = sm.read(|s| s.clone());
         let (mut watch_state, _, mut watch) = crate::watch::view_and_watch(&sm.shared);
@@ -663,9 +725,6 @@ mod tests {
             }
             other => panic!("expected the retried create, got {other:?}"),
         }
-        sm.shared.flush().await.unwrap();
-        drop((sm, log, watch));
-        let (_log, sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
-        assert_eq!(sm.read(|s| s.nodes().len()), 2, "disk matches memory");
+        assert_eq!(watch_state, sm.read(|s| s.clone()));
     }
 }

@@ -1,5 +1,6 @@
-//! The sled state machine on its own: apply results, persistence across reopen, rejected
-//! commands, and snapshot build/install replacing the persisted state.
+//! The state machine on its own: apply results, rejected commands, the state a reopen
+//! starts from (the newest snapshot; openraft re-applies the log above it), and snapshot
+//! build/install replacing it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -25,7 +26,7 @@ fn normal(index: u64, command: ClusterCommand) -> typ::Entry {
 }
 
 #[tokio::test]
-async fn apply_persists_and_reloads_exactly() {
+async fn apply_results_and_snapshot_reload_exactly() {
     let td = tempfile::tempdir().unwrap();
     {
         let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
@@ -56,6 +57,11 @@ async fn apply_persists_and_reloads_exactly() {
         let (applied, membership) = sm.applied_state().await.unwrap();
         assert_eq!(applied, Some(log_id(6)));
         assert_eq!(membership.log_id(), &Some(log_id(2)));
+        sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
     }
     let (_log, mut sm) = open_storage(td.path(), StorageOptions::default()).unwrap();
     let (applied, membership) = sm.applied_state().await.unwrap();
