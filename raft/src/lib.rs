@@ -9,7 +9,7 @@
 //!        ▲                          │        ▲                                         │
 //!        │ read lock / broadcast    │ apply  │ vote/append/snapshot ◀── network::server ◀┘
 //!        │                          ▼        │
-//!  state_machine (ClusterState + sled tree "state")     log_store (sled trees "raft_log", "raft_meta")
+//!  state_machine (ClusterState in memory)               log_store (sled trees "raft_log", "raft_meta")
 //!        │ build / install
 //!        ▼
 //!  snapshot (versioned encoding, <dir>/snapshots, KeepOldSnapshots)
