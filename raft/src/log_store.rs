@@ -50,13 +50,34 @@ struct RecentEntries {
     bytes: usize,
 }
 
+/// Which end of [`RecentEntries`] to drop from.
+#[derive(Clone, Copy)]
+enum End {
+    Front,
+    Back,
+}
+
 impl RecentEntries {
     fn first_index(&self) -> Option<u64> {
         self.entries.front().map(|(e, _)| e.log_id.index)
     }
 
+    fn last_index(&self) -> Option<u64> {
+        self.entries.back().map(|(e, _)| e.log_id.index)
+    }
+
+    fn pop(&mut self, end: End) {
+        let popped = match end {
+            End::Front => self.entries.pop_front(),
+            End::Back => self.entries.pop_back(),
+        };
+        if let Some((_, n)) = popped {
+            self.bytes -= n;
+        }
+    }
+
     fn push(&mut self, entry: typ::Entry, size: usize) {
-        let next = self.entries.back().map(|(e, _)| e.log_id.index + 1);
+        let next = self.last_index().map(|i| i + 1);
         if next.is_some_and(|n| n != entry.log_id.index) {
             // Not adjacent (after the log was replaced by a snapshot, or an entry rewritten
             // in place): start again from this one, so what is here always matches the disk.
@@ -66,35 +87,21 @@ impl RecentEntries {
         self.bytes += size;
         self.entries.push_back((entry, size));
         while self.bytes > RECENT_BYTES && self.entries.len() > 1 {
-            if let Some((_, n)) = self.entries.pop_front() {
-                self.bytes -= n;
-            }
+            self.pop(End::Front);
         }
     }
 
     /// Drops entries at `index` and after.
     fn truncate(&mut self, index: u64) {
-        while self
-            .entries
-            .back()
-            .is_some_and(|(e, _)| e.log_id.index >= index)
-        {
-            if let Some((_, n)) = self.entries.pop_back() {
-                self.bytes -= n;
-            }
+        while self.last_index().is_some_and(|i| i >= index) {
+            self.pop(End::Back);
         }
     }
 
     /// Drops entries up to `index`.
     fn purge(&mut self, index: u64) {
-        while self
-            .entries
-            .front()
-            .is_some_and(|(e, _)| e.log_id.index <= index)
-        {
-            if let Some((_, n)) = self.entries.pop_front() {
-                self.bytes -= n;
-            }
+        while self.first_index().is_some_and(|i| i <= index) {
+            self.pop(End::Front);
         }
     }
 
@@ -107,7 +114,7 @@ impl RecentEntries {
             Bound::Unbounded => return None,
         };
         let first = self.first_index()?;
-        let after_back = self.entries.back()?.0.log_id.index + 1;
+        let after_back = self.last_index()? + 1;
         if start < first || end > after_back {
             return None;
         }
