@@ -251,15 +251,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(x) => x.saturating_add(1),
             Bound::Unbounded => 0,
         };
+        // Purges cut the in-memory entries at once, so a hit holds nothing purged.
+        if let Some(hit) = self.recent().get(start, &range) {
+            return Ok(hit);
+        }
         // Entries up to the purge point may still be on disk (deleted in the background).
         let purged: Option<typ::LogId> = self.read_meta(LAST_PURGED)?;
         let start = match purged {
             Some(p) => start.max(p.index.saturating_add(1)),
             None => start,
         };
-        if let Some(hit) = self.recent().get(start, &range) {
-            return Ok(hit);
-        }
         let mut out = Vec::new();
         for item in self.logs.range(key(start)..) {
             let (k, v) = item.map_err(|e| StorageIOError::read_logs(&e))?;

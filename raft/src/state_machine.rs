@@ -384,13 +384,12 @@ fn undo(state: &mut ClusterState, events: &[StoreEvent]) {
 }
 
 impl StateMachine {
-    /// Applies `entries` to memory and stages their writes in `work`.
+    /// Applies `entries` to memory, collecting events and replies in `work`.
     fn apply_entries<I: IntoIterator<Item = typ::Entry>>(
-        &self,
         inner: &mut Inner,
         entries: I,
         work: &mut ApplyWork,
-    ) -> Result<()> {
+    ) {
         for ent in entries {
             let index = ent.log_id.index;
             inner.last_applied = Some(ent.log_id);
@@ -398,15 +397,15 @@ impl StateMachine {
                 EntryPayload::Blank => Response::empty(),
                 EntryPayload::Normal(req) => {
                     work.ops += req.op_count();
-                    let result = self.apply_command(&mut inner.state, index, req.command, work)?;
+                    let result = Self::apply_command(&mut inner.state, index, req.command, work);
                     let mut batched = Vec::with_capacity(req.batched.len());
                     for p in req.batched {
-                        batched.push(self.apply_command(
+                        batched.push(Self::apply_command(
                             &mut inner.state,
                             index,
                             p.command,
                             work,
-                        )?);
+                        ));
                     }
                     Response { result, batched }
                 }
@@ -422,23 +421,21 @@ impl StateMachine {
             work.events.push(StoreEvent::Commit { index });
             work.replies.push(reply);
         }
-        Ok(())
     }
 
-    /// Applies one command (all-or-nothing on its own) and collects its events. The outer
-    /// error is a storage failure; the inner one is the command's own rejection.
+    /// Applies one command (all-or-nothing on its own) and collects its events; an error
+    /// is the command's own rejection.
     fn apply_command(
-        &self,
         state: &mut ClusterState,
         index: u64,
         cmd: shoal_scheduler::model::ClusterCommand,
         work: &mut ApplyWork,
-    ) -> Result<std::result::Result<Vec<StoreEvent>, shoal_scheduler::model::ApplyError>> {
+    ) -> std::result::Result<Vec<StoreEvent>, shoal_scheduler::model::ApplyError> {
         let result = state.apply(index, cmd);
         if let Ok(evs) = &result {
             work.events.extend(evs.iter().cloned());
         }
-        Ok(result)
+        result
     }
 }
 
@@ -467,19 +464,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // Memory only: the entries are durable in the log and snapshots carry the state.
         // The one write, the removed-member list after a membership change, is undone from
         // the events if it fails, so memory never runs ahead of what a restart rebuilds.
-        let res = self
-            .apply_entries(&mut inner, entries, &mut work)
-            .and_then(|()| {
-                self.shared.check_injected_failure()?;
-                if work.removed_changed {
-                    let c = self.shared.cipher.as_deref();
-                    self.shared
-                        .tree
-                        .insert(REMOVED, json(c, REMOVED, &inner.removed)?)
-                        .map_err(|e| StorageIOError::write_state_machine(&e))?;
-                }
-                Ok(())
-            });
+        Self::apply_entries(&mut inner, entries, &mut work);
+        let res = self.shared.check_injected_failure().and_then(|()| {
+            if work.removed_changed {
+                let c = self.shared.cipher.as_deref();
+                self.shared
+                    .tree
+                    .insert(REMOVED, json(c, REMOVED, &inner.removed)?)
+                    .map_err(|e| StorageIOError::write_state_machine(&e))?;
+            }
+            Ok(())
+        });
         if let Err(e) = res {
             undo(&mut inner.state, &work.events);
             (inner.last_applied, inner.last_membership, inner.removed) = before;
